@@ -1,0 +1,413 @@
+//! The spec model: what the generators need from `protobuf/`, read from the
+//! descriptor set that protox compiles (no system `protoc`).
+
+use anyhow::{anyhow, bail, Context, Result};
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::FileDescriptorSet;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Everything generated code is made from.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub messages: Vec<Message>,
+    pub enums: Vec<Enum>,
+    pub services: Vec<Service>,
+    /// The compiled descriptors, handed to prost/tonic for the message types.
+    pub fds: FileDescriptorSet,
+    /// Every .proto file read, for `rerun-if-changed`.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Proto name, also the Rust and C++ type name (`MetaMintBlockInput`).
+    pub name: String,
+    /// Proto package, also the Rust module holding the prost type (`types`).
+    pub package: String,
+    pub fields: Vec<Field>,
+}
+
+impl Message {
+    /// Path of the prost type, from the root of the `ain-rs` crate.
+    pub fn rust_path(&self) -> String {
+        format!("{}::{}", self.package, self.name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub ty: FieldType,
+    pub repeated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    I64,
+    U64,
+    I32,
+    U32,
+    F64,
+    Bool,
+    String,
+    Bytes,
+    /// Name of a message in the spec.
+    Message(String),
+    /// Name of an enum in the spec.
+    Enum(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Enum {
+    pub name: String,
+    pub package: String,
+    /// (CamelCase variant name as prost spells it, value).
+    pub variants: Vec<(String, i32)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// `Metachain`
+    pub name: String,
+    pub package: String,
+    pub methods: Vec<Method>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// Proto name, `MetaMintBlock`.
+    pub name: String,
+    /// JSON-RPC method name from `[rpc: ...]`.
+    pub rpc_name: String,
+    /// Message names.
+    pub input: String,
+    pub output: String,
+    /// Generate the server side (trait method, servers, in-process FFI).
+    pub server: bool,
+    /// Generate the client side (gRPC/JSON-RPC client, network FFI).
+    pub client: bool,
+    /// The comment without its annotations.
+    pub doc: String,
+}
+
+impl Method {
+    /// `meta_mint_block`: trait, tonic and client method name.
+    pub fn snake_name(&self) -> String {
+        snake_case(&self.name)
+    }
+
+    /// `mint_block`: the in-process FFI name in libmc.h.
+    pub fn ffi_name(&self) -> String {
+        snake_case(self.name.strip_prefix("Meta").unwrap_or(&self.name))
+    }
+
+    /// `CallMetaMintBlock`: the network FFI name in libain_rpc.h.
+    pub fn call_name(&self) -> String {
+        format!("Call{}", self.name)
+    }
+}
+
+impl Spec {
+    /// Compiles every `.proto` under `dir` and reads the model out of it.
+    pub fn load(dir: &Path) -> Result<Spec> {
+        let mut files = Vec::new();
+        collect_protos(dir, &mut files)
+            .with_context(|| format!("reading spec directory {}", dir.display()))?;
+        if files.is_empty() {
+            bail!("spec directory {} contains no .proto files", dir.display());
+        }
+        files.sort();
+        let relative: Vec<PathBuf> = files
+            .iter()
+            .map(|f| f.strip_prefix(dir).map(Path::to_path_buf))
+            .collect::<Result<_, _>>()?;
+        let mut compiler = protox::Compiler::new([dir])
+            .with_context(|| format!("opening spec directory {}", dir.display()))?;
+        compiler.include_source_info(true).include_imports(true);
+        compiler
+            .open_files(&relative)
+            .map_err(|e| anyhow!("compiling {}: {e}", dir.display()))?;
+        let fds = compiler.file_descriptor_set();
+        let mut spec = Spec::from_fds(fds)?;
+        spec.files = files;
+        Ok(spec)
+    }
+
+    fn from_fds(fds: FileDescriptorSet) -> Result<Spec> {
+        let mut messages = Vec::new();
+        let mut enums = Vec::new();
+        let mut services = Vec::new();
+        for file in &fds.file {
+            let package = file.package().to_string();
+            if package.is_empty() || package.contains('.') {
+                bail!(
+                    "{}: package must be one plain identifier, got {:?}",
+                    file.name(),
+                    package
+                );
+            }
+            for e in &file.enum_type {
+                let prefix = format!("{}_", screaming_snake(e.name()));
+                let variants = e
+                    .value
+                    .iter()
+                    .map(|v| {
+                        let short = v.name().strip_prefix(&prefix).unwrap_or(v.name());
+                        (camel_case(short), v.number())
+                    })
+                    .collect();
+                enums.push(Enum {
+                    name: e.name().to_string(),
+                    package: package.clone(),
+                    variants,
+                });
+            }
+            for m in &file.message_type {
+                messages.push(read_message(file.name(), &package, m)?);
+            }
+            for (si, s) in file.service.iter().enumerate() {
+                let mut methods = Vec::new();
+                for (mi, m) in s.method.iter().enumerate() {
+                    let comment = leading_comment(file, &[6, si as i32, 2, mi as i32]);
+                    let what = format!("{}.{}", s.name(), m.name());
+                    if m.client_streaming() || m.server_streaming() {
+                        bail!("{what}: streaming rpcs are not supported by the codegen yet");
+                    }
+                    if let Some(method) = read_method(&what, m, &comment)? {
+                        methods.push(method);
+                    }
+                }
+                services.push(Service {
+                    name: s.name().to_string(),
+                    package: package.clone(),
+                    methods,
+                });
+            }
+        }
+        let spec = Spec {
+            messages,
+            enums,
+            services,
+            fds,
+            files: Vec::new(),
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    fn check(&self) -> Result<()> {
+        let mut names = BTreeSet::new();
+        for n in self
+            .messages
+            .iter()
+            .map(|m| &m.name)
+            .chain(self.enums.iter().map(|e| &e.name))
+        {
+            if !names.insert(n.clone()) {
+                bail!("type name {n} is defined twice; names must be unique across packages");
+            }
+        }
+        let mut rpc_names = BTreeSet::new();
+        for s in &self.services {
+            for m in &s.methods {
+                if !rpc_names.insert(m.rpc_name.clone()) {
+                    bail!("JSON-RPC name {} is used twice", m.rpc_name);
+                }
+                for ty in [&m.input, &m.output] {
+                    self.message(ty)?;
+                }
+            }
+        }
+        for m in &self.messages {
+            for f in &m.fields {
+                if let FieldType::Message(inner) = &f.ty {
+                    if self.message(inner)?.fields.is_empty() {
+                        bail!(
+                            "{}.{}: an empty message cannot be a field (C++ has no empty structs)",
+                            m.name,
+                            f.name
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks a message up by name.
+    pub fn message(&self, name: &str) -> Result<&Message> {
+        self.messages
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| anyhow!("unknown message {name}"))
+    }
+
+    /// Every method of every service.
+    pub fn methods(&self) -> impl Iterator<Item = (&Service, &Method)> {
+        self.services
+            .iter()
+            .flat_map(|s| s.methods.iter().map(move |m| (s, m)))
+    }
+}
+
+fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn leading_comment(file: &prost_types::FileDescriptorProto, path: &[i32]) -> String {
+    file.source_code_info
+        .as_ref()
+        .and_then(|info| info.location.iter().find(|l| l.path == path))
+        .map(|l| l.leading_comments().to_string())
+        .unwrap_or_default()
+}
+
+fn type_name(full: &str) -> String {
+    full.rsplit('.').next().unwrap_or(full).to_string()
+}
+
+fn read_message(
+    file: &str,
+    package: &str,
+    m: &prost_types::DescriptorProto,
+) -> Result<Message> {
+    let what = format!("{file}: message {}", m.name());
+    if !m.nested_type.is_empty() || !m.enum_type.is_empty() {
+        bail!("{what}: nested types and maps are not supported; declare them at top level");
+    }
+    let mut fields = Vec::new();
+    for f in &m.field {
+        if f.oneof_index.is_some() {
+            bail!(
+                "{what}: field {} is in a oneof or optional, which C++ structs cannot carry",
+                f.name()
+            );
+        }
+        let repeated = f.label() == Label::Repeated;
+        let ty = match f.r#type() {
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => FieldType::I64,
+            Type::Uint64 | Type::Fixed64 => FieldType::U64,
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => FieldType::I32,
+            Type::Uint32 | Type::Fixed32 => FieldType::U32,
+            Type::Double => FieldType::F64,
+            Type::Bool => FieldType::Bool,
+            Type::String => FieldType::String,
+            Type::Bytes if repeated => {
+                bail!("{what}: field {} is repeated bytes, which cxx cannot carry", f.name())
+            }
+            Type::Bytes => FieldType::Bytes,
+            Type::Message => FieldType::Message(type_name(f.type_name())),
+            Type::Enum => FieldType::Enum(type_name(f.type_name())),
+            other => bail!("{what}: field {} has unsupported type {other:?}", f.name()),
+        };
+        fields.push(Field {
+            name: f.name().to_string(),
+            ty,
+            repeated,
+        });
+    }
+    Ok(Message {
+        name: m.name().to_string(),
+        package: package.to_string(),
+        fields,
+    })
+}
+
+fn read_method(
+    what: &str,
+    m: &prost_types::MethodDescriptorProto,
+    comment: &str,
+) -> Result<Option<Method>> {
+    let mut rpc_name = None;
+    let (mut client_only, mut server_only, mut ignore) = (false, false, false);
+    let mut doc = Vec::new();
+    for line in comment.lines() {
+        let mut rest = line.trim();
+        let mut plain = String::new();
+        while let Some(start) = rest.find('[') {
+            let end = rest[start..]
+                .find(']')
+                .map(|e| start + e)
+                .ok_or_else(|| anyhow!("{what}: unclosed '[' in comment {line:?}"))?;
+            plain.push_str(&rest[..start]);
+            let tag = rest[start + 1..end].trim();
+            match tag {
+                "client" => client_only = true,
+                "server" => server_only = true,
+                "ignore" => ignore = true,
+                _ => match tag.strip_prefix("rpc:") {
+                    Some(name) if !name.trim().is_empty() => {
+                        rpc_name = Some(name.trim().to_string())
+                    }
+                    _ => bail!("{what}: unknown annotation [{tag}]"),
+                },
+            }
+            rest = &rest[end + 1..];
+        }
+        plain.push_str(rest);
+        if !plain.trim().is_empty() {
+            doc.push(plain.trim().to_string());
+        }
+    }
+    if ignore {
+        return Ok(None);
+    }
+    if client_only && server_only {
+        bail!("{what}: [client] and [server] exclude each other");
+    }
+    let rpc_name = rpc_name.ok_or_else(|| anyhow!("{what}: missing [rpc: name] annotation"))?;
+    Ok(Some(Method {
+        name: m.name().to_string(),
+        rpc_name,
+        input: type_name(m.input_type()),
+        output: type_name(m.output_type()),
+        server: !client_only,
+        client: !server_only,
+        doc: doc.join("\n"),
+    }))
+}
+
+/// `MetaMintBlock` -> `meta_mint_block`.
+pub fn snake_case(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `TxKind` -> `TX_KIND`.
+fn screaming_snake(s: &str) -> String {
+    snake_case(s).to_ascii_uppercase()
+}
+
+/// `DEPOSIT_ALL` -> `DepositAll`.
+fn camel_case(s: &str) -> String {
+    s.split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let lower = p.to_ascii_lowercase();
+            let mut c = lower.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
