@@ -1,0 +1,499 @@
+//! The engine: builds (mint), validates and commits (connect) and rolls back
+//! (disconnect) metachain blocks, and answers queries. It serves the generated
+//! `MetachainService` trait, so FFI and both network transports share it.
+
+use crate::error::EngineError;
+use crate::hashing::{merkle_root, sha256, Hash};
+use crate::state::{Account, StateRoot};
+use crate::store::{self, Tip, Undo, UndoAccount, ACCOUNTS, BLOCKS, NUMBERS, UNDO};
+use crate::{address, VERSION};
+use ain_rs::types::*;
+use ain_rs::{MetachainService, RpcError};
+use prost::Message;
+use redb::{Database, ReadableDatabase};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+/// A metachain on disk.
+pub struct Engine {
+    db: Database,
+    /// The committed tip, cached for cheap queries.
+    tip: RwLock<Tip>,
+    /// Serialises mint, connect and disconnect.
+    writer: Mutex<()>,
+}
+
+/// The state changes of executing a list of txs on the tip.
+struct Execution<R> {
+    read: R,
+    /// address -> (before the block, now)
+    changes: BTreeMap<String, (Account, Account)>,
+    supply: i64,
+    root: StateRoot,
+}
+
+impl<R: FnMut(&str) -> Result<Account, EngineError>> Execution<R> {
+    fn new(read: R, tip: &Tip) -> Result<Self, EngineError> {
+        let root = StateRoot::from_bytes(&tip.state_root)
+            .ok_or_else(|| EngineError::Corrupt("tip state root".into()))?;
+        Ok(Self {
+            read,
+            changes: BTreeMap::new(),
+            supply: tip.supply,
+            root,
+        })
+    }
+
+    fn account(&mut self, addr: &str) -> Result<Account, EngineError> {
+        if let Some((_, now)) = self.changes.get(addr) {
+            return Ok(*now);
+        }
+        let a = (self.read)(addr)?;
+        self.changes.insert(addr.to_string(), (a, a));
+        Ok(a)
+    }
+
+    fn set(&mut self, addr: &str, new: Account) {
+        if let Some((_, now)) = self.changes.get_mut(addr) {
+            self.root.update(addr, now, &new);
+            *now = new;
+        }
+    }
+
+    /// Applies `tx`. The outer error is storage failure; the inner one is the
+    /// reason the tx is rejected, in which case nothing was changed.
+    fn apply(&mut self, tx: &MetaTx) -> Result<Result<(), String>, EngineError> {
+        if tx.amount <= 0 {
+            return Ok(Err(format!("amount must be positive, got {}", tx.amount)));
+        }
+        match TxKind::try_from(tx.kind) {
+            Ok(TxKind::Deposit) => {
+                if let Err(e) = address::parse(&tx.to) {
+                    return Ok(Err(e));
+                }
+                if tx.native_txid.is_empty() {
+                    return Ok(Err("deposit without a native txid".into()));
+                }
+                let mut to = self.account(&tx.to)?;
+                let (Some(balance), Some(supply)) = (
+                    to.balance.checked_add(tx.amount),
+                    self.supply.checked_add(tx.amount),
+                ) else {
+                    return Ok(Err("deposit overflows the balance or the supply".into()));
+                };
+                to.balance = balance;
+                self.set(&tx.to, to);
+                self.supply = supply;
+                Ok(Ok(()))
+            }
+            Ok(TxKind::Withdraw | TxKind::Transfer) => Ok(Err(format!(
+                "{} txs are not supported by metachain engine v{VERSION}",
+                TxKind::try_from(tx.kind).map_or("unknown", |k| k.as_str_name())
+            ))),
+            _ => Ok(Err(format!("unknown tx kind {}", tx.kind))),
+        }
+    }
+}
+
+fn tx_root(txs: &[MetaTx]) -> Hash {
+    merkle_root(txs.iter().map(|t| sha256(&t.encode_to_vec())).collect())
+}
+
+fn receipts_root(receipts: &[TxReceipt]) -> Hash {
+    merkle_root(
+        receipts
+            .iter()
+            .map(|r| sha256(&r.encode_to_vec()))
+            .collect(),
+    )
+}
+
+fn to_meta_tx(n: &NativeTx) -> MetaTx {
+    MetaTx {
+        kind: n.kind,
+        from: n.from.clone(),
+        to: n.to.clone(),
+        amount: n.amount,
+        nonce: n.nonce,
+        pubkey: n.pubkey.clone(),
+        signature: n.signature.clone(),
+        native_txid: n.native_txid.clone(),
+    }
+}
+
+fn parse_hash(s: &str) -> Option<Hash> {
+    let bytes = hex::decode(s).ok()?;
+    bytes.try_into().ok()
+}
+
+impl Engine {
+    /// Opens the metachain in `dir`, creating it with its genesis block when new.
+    pub fn open(dir: &Path) -> Result<Engine, EngineError> {
+        let (db, tip) = store::open(dir)?;
+        let tip = match tip {
+            Some(tip) => tip,
+            None => Self::write_genesis(&db)?,
+        };
+        Ok(Engine {
+            db,
+            tip: RwLock::new(tip),
+            writer: Mutex::new(()),
+        })
+    }
+
+    fn write_genesis(db: &Database) -> Result<Tip, EngineError> {
+        let block = MetaBlock {
+            header: Some(MetaBlockHeader {
+                parent_hash: vec![0; 32],
+                number: 0,
+                native_height: 0,
+                native_time: 0,
+                tx_root: tx_root(&[]).to_vec(),
+                state_root: StateRoot::default().to_bytes().to_vec(),
+                receipts_root: receipts_root(&[]).to_vec(),
+            }),
+            txs: vec![],
+        };
+        let payload = block.encode_to_vec();
+        let hash = sha256(&payload);
+        let tip = Tip {
+            number: 0,
+            hash: hash.to_vec(),
+            state_root: StateRoot::default().to_bytes().to_vec(),
+            supply: 0,
+        };
+        let txn = db.begin_write()?;
+        txn.open_table(BLOCKS)?
+            .insert(hash.as_slice(), payload.as_slice())?;
+        txn.open_table(NUMBERS)?.insert(0, hash.as_slice())?;
+        txn.open_table(ACCOUNTS)?;
+        txn.open_table(UNDO)?;
+        store::put_tip(&txn, &tip)?;
+        txn.commit()?;
+        Ok(tip)
+    }
+
+    /// The committed tip.
+    pub fn tip(&self) -> Tip {
+        self.tip.read().map(|t| t.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    fn set_tip(&self, tip: Tip) {
+        match self.tip.write() {
+            Ok(mut t) => *t = tip,
+            Err(e) => *e.into_inner() = tip,
+        }
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds a candidate block on the tip. Never commits.
+    pub fn mint(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, EngineError> {
+        let _guard = self.lock_writer();
+        let tip = self.tip();
+        let ctx = input.context.unwrap_or_default();
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(ACCOUNTS)?;
+        let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
+        let mut txs = Vec::new();
+        let mut receipts = Vec::new();
+        let mut included = Vec::new();
+        for native in &input.txs {
+            let tx = to_meta_tx(native);
+            let outcome = exec.apply(&tx)?;
+            let receipt = TxReceipt {
+                native_txid: tx.native_txid.clone(),
+                success: outcome.is_ok(),
+                error: outcome.err().unwrap_or_default(),
+            };
+            if receipt.success {
+                included.push(receipt.clone());
+                txs.push(tx);
+            }
+            receipts.push(receipt);
+        }
+        let block = MetaBlock {
+            header: Some(MetaBlockHeader {
+                parent_hash: tip.hash.clone(),
+                number: tip.number + 1,
+                native_height: ctx.height,
+                native_time: ctx.time,
+                tx_root: tx_root(&txs).to_vec(),
+                state_root: exec.root.to_bytes().to_vec(),
+                receipts_root: receipts_root(&included).to_vec(),
+            }),
+            txs,
+        };
+        let payload = block.encode_to_vec();
+        Ok(MetaMintBlockResult {
+            block_hash: hex::encode(sha256(&payload)),
+            payload,
+            receipts,
+        })
+    }
+
+    /// Validates `payload` as the next block and commits it atomically.
+    pub fn connect(
+        &self,
+        input: MetaConnectBlockInput,
+    ) -> Result<MetaConnectBlockResult, EngineError> {
+        let _guard = self.lock_writer();
+        let tip = self.tip();
+        let hash = sha256(&input.payload);
+        if hash.as_slice() == tip.hash.as_slice() {
+            return Ok(MetaConnectBlockResult {
+                block_hash: hex::encode(hash),
+                number: tip.number,
+            });
+        }
+        let block = MetaBlock::decode(input.payload.as_slice())
+            .map_err(|e| EngineError::Invalid(format!("corrupt payload: {e}")))?;
+        if block.encode_to_vec() != input.payload {
+            return Err(EngineError::Invalid("corrupt payload: non-canonical encoding".into()));
+        }
+        let header = block
+            .header
+            .as_ref()
+            .ok_or_else(|| EngineError::Invalid("corrupt payload: no header".into()))?;
+        if header.parent_hash != tip.hash {
+            return Err(EngineError::Precondition(format!(
+                "block parent {} is not the tip {}",
+                hex::encode(&header.parent_hash),
+                hex::encode(&tip.hash)
+            )));
+        }
+        if header.number != tip.number + 1 {
+            return Err(EngineError::Invalid(format!(
+                "block number {} does not follow tip {}",
+                header.number, tip.number
+            )));
+        }
+        let ctx = input
+            .context
+            .ok_or_else(|| EngineError::Invalid("missing native context".into()))?;
+        if (header.native_height, header.native_time) != (ctx.height, ctx.time) {
+            return Err(EngineError::Invalid(format!(
+                "block was minted for native height {} time {}, connected at height {} time {}",
+                header.native_height, header.native_time, ctx.height, ctx.time
+            )));
+        }
+
+        let txn = self.db.begin_write()?;
+        let (changes, new_tip) = {
+            let accounts = txn.open_table(ACCOUNTS)?;
+            let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
+            let mut receipts = Vec::new();
+            for (i, tx) in block.txs.iter().enumerate() {
+                if let Err(reason) = exec.apply(tx)? {
+                    return Err(EngineError::Invalid(format!("tx {i} is invalid: {reason}")));
+                }
+                receipts.push(TxReceipt {
+                    native_txid: tx.native_txid.clone(),
+                    success: true,
+                    error: String::new(),
+                });
+            }
+            let checks = [
+                ("tx root", tx_root(&block.txs), &header.tx_root),
+                ("state root", exec.root.to_bytes(), &header.state_root),
+                ("receipts root", receipts_root(&receipts), &header.receipts_root),
+            ];
+            for (what, computed, claimed) in checks {
+                if computed.as_slice() != claimed.as_slice() {
+                    return Err(EngineError::Invalid(format!(
+                        "{what} mismatch: block claims {}, execution gives {}",
+                        hex::encode(claimed),
+                        hex::encode(computed)
+                    )));
+                }
+            }
+            let new_tip = Tip {
+                number: header.number,
+                hash: hash.to_vec(),
+                state_root: exec.root.to_bytes().to_vec(),
+                supply: exec.supply,
+            };
+            (exec.changes, new_tip)
+        };
+        let undo = Undo {
+            accounts: changes
+                .iter()
+                .map(|(a, (before, _))| UndoAccount {
+                    address: a.clone(),
+                    before: Some(*before),
+                })
+                .collect(),
+            prev_tip: Some(tip.clone()),
+        };
+        {
+            let mut accounts = txn.open_table(ACCOUNTS)?;
+            for (addr, (_, now)) in &changes {
+                if now.is_empty() {
+                    accounts.remove(addr.as_str())?;
+                } else {
+                    accounts.insert(addr.as_str(), now.encode_to_vec().as_slice())?;
+                }
+            }
+            txn.open_table(BLOCKS)?
+                .insert(hash.as_slice(), input.payload.as_slice())?;
+            txn.open_table(NUMBERS)?
+                .insert(new_tip.number, hash.as_slice())?;
+            txn.open_table(UNDO)?
+                .insert(new_tip.number, undo.encode_to_vec().as_slice())?;
+            store::put_tip(&txn, &new_tip)?;
+        }
+        txn.commit()?;
+        let result = MetaConnectBlockResult {
+            block_hash: hex::encode(hash),
+            number: new_tip.number,
+        };
+        self.set_tip(new_tip);
+        Ok(result)
+    }
+
+    /// Rolls the tip `block_hash` back to its parent atomically.
+    pub fn disconnect(
+        &self,
+        input: MetaDisconnectBlockInput,
+    ) -> Result<MetaDisconnectBlockResult, EngineError> {
+        let _guard = self.lock_writer();
+        let tip = self.tip();
+        if input.block_hash != hex::encode(&tip.hash) {
+            return Err(EngineError::Precondition(format!(
+                "block {} is not the tip {}",
+                input.block_hash,
+                hex::encode(&tip.hash)
+            )));
+        }
+        if tip.number == 0 {
+            return Err(EngineError::Precondition("cannot disconnect the genesis block".into()));
+        }
+        let txn = self.db.begin_write()?;
+        let prev = {
+            let mut undo_table = txn.open_table(UNDO)?;
+            let undo = undo_table
+                .remove(tip.number)?
+                .ok_or_else(|| EngineError::Corrupt(format!("no undo data for block {}", tip.number)))?;
+            let undo = Undo::decode(undo.value())
+                .map_err(|e| EngineError::Corrupt(format!("undo of block {}: {e}", tip.number)))?;
+            let mut accounts = txn.open_table(ACCOUNTS)?;
+            for u in &undo.accounts {
+                let before = u.before.unwrap_or_default();
+                if before.is_empty() {
+                    accounts.remove(u.address.as_str())?;
+                } else {
+                    accounts.insert(u.address.as_str(), before.encode_to_vec().as_slice())?;
+                }
+            }
+            txn.open_table(NUMBERS)?.remove(tip.number)?;
+            txn.open_table(BLOCKS)?.remove(tip.hash.as_slice())?;
+            let prev = undo
+                .prev_tip
+                .ok_or_else(|| EngineError::Corrupt("undo without previous tip".into()))?;
+            store::put_tip(&txn, &prev)?;
+            prev
+        };
+        txn.commit()?;
+        let result = MetaDisconnectBlockResult {
+            tip_hash: hex::encode(&prev.hash),
+            number: prev.number,
+        };
+        self.set_tip(prev);
+        Ok(result)
+    }
+
+    /// Balance and nonce of a meta address.
+    pub fn balance(&self, addr: &str) -> Result<MetaGetBalanceResult, EngineError> {
+        address::parse(addr).map_err(EngineError::Invalid)?;
+        let read = self.db.begin_read()?;
+        let account = store::get_account(&read.open_table(ACCOUNTS)?, addr)?;
+        Ok(MetaGetBalanceResult {
+            address: addr.to_string(),
+            balance: account.balance,
+            nonce: account.nonce,
+        })
+    }
+
+    /// A block of the active chain by hash or number.
+    pub fn block(&self, id: &str) -> Result<MetaGetBlockResult, EngineError> {
+        let read = self.db.begin_read()?;
+        let hash = if let Some(h) = (id.len() == 64).then(|| parse_hash(id)).flatten() {
+            h
+        } else if let Ok(n) = id.parse::<u64>() {
+            let numbers = read.open_table(NUMBERS)?;
+            let h = numbers
+                .get(n)?
+                .ok_or_else(|| EngineError::NotFound(format!("no block at height {n}")))?;
+            parse_hash(&hex::encode(h.value()))
+                .ok_or_else(|| EngineError::Corrupt(format!("hash of block {n}")))?
+        } else {
+            return Err(EngineError::Invalid(format!(
+                "block id {id:?} is neither a 64-hex hash nor a height"
+            )));
+        };
+        let payload = store::get_block(&read.open_table(BLOCKS)?, &hash)?
+            .ok_or_else(|| EngineError::NotFound(format!("no block {}", hex::encode(hash))))?;
+        let block = MetaBlock::decode(payload.as_slice())
+            .map_err(|e| EngineError::Corrupt(format!("block {}: {e}", hex::encode(hash))))?;
+        Ok(MetaGetBlockResult {
+            hash: hex::encode(hash),
+            block: Some(block),
+        })
+    }
+}
+
+impl MetachainService for Engine {
+    fn meta_mint_block(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, RpcError> {
+        Ok(self.mint(input)?)
+    }
+
+    fn meta_connect_block(
+        &self,
+        input: MetaConnectBlockInput,
+    ) -> Result<MetaConnectBlockResult, RpcError> {
+        Ok(self.connect(input)?)
+    }
+
+    fn meta_disconnect_block(
+        &self,
+        input: MetaDisconnectBlockInput,
+    ) -> Result<MetaDisconnectBlockResult, RpcError> {
+        Ok(self.disconnect(input)?)
+    }
+
+    fn meta_get_tip(&self, _input: MetaGetTipInput) -> Result<MetaGetTipResult, RpcError> {
+        let tip = self.tip();
+        Ok(MetaGetTipResult {
+            number: tip.number,
+            hash: hex::encode(&tip.hash),
+            state_root: hex::encode(&tip.state_root),
+            total_supply: tip.supply,
+        })
+    }
+
+    fn meta_get_balance(&self, input: MetaGetBalanceInput) -> Result<MetaGetBalanceResult, RpcError> {
+        Ok(self.balance(&input.address)?)
+    }
+
+    fn meta_get_block(&self, input: MetaGetBlockInput) -> Result<MetaGetBlockResult, RpcError> {
+        Ok(self.block(&input.block_id)?)
+    }
+
+    fn meta_send_transaction(
+        &self,
+        _input: MetaSendTransactionInput,
+    ) -> Result<MetaSendTransactionResult, RpcError> {
+        Err(RpcError::invalid(format!(
+            "meta transfers are not supported by metachain engine v{VERSION}"
+        )))
+    }
+
+    fn meta_get_version(&self, _input: MetaGetVersionInput) -> Result<MetaGetVersionResult, RpcError> {
+        Ok(MetaGetVersionResult {
+            version: VERSION.to_string(),
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! Engine v0: deposits through mint and connect, persistence, rejections.
+
+use ain_rs::types::*;
+use metachain::{address, Engine, EngineError};
+
+fn addr(n: u8) -> String {
+    address::encode(&[n; 20])
+}
+
+fn deposit(to: &str, amount: i64, txid: &str) -> NativeTx {
+    NativeTx {
+        kind: TxKind::Deposit as i32,
+        from: "bcrt1native".into(),
+        to: to.into(),
+        amount,
+        native_txid: txid.into(),
+        ..Default::default()
+    }
+}
+
+fn ctx(height: u64) -> Option<NativeContext> {
+    Some(NativeContext {
+        height,
+        time: 1_700_000_000 + height as i64,
+    })
+}
+
+fn mint(engine: &Engine, height: u64, txs: Vec<NativeTx>) -> MetaMintBlockResult {
+    engine
+        .mint(MetaMintBlockInput {
+            txs,
+            context: ctx(height),
+        })
+        .unwrap()
+}
+
+fn connect(engine: &Engine, height: u64, payload: &[u8]) -> Result<MetaConnectBlockResult, EngineError> {
+    engine.connect(MetaConnectBlockInput {
+        payload: payload.to_vec(),
+        context: ctx(height),
+    })
+}
+
+#[test]
+fn mint_never_commits_and_connect_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let genesis = engine.tip();
+    assert_eq!(genesis.number, 0);
+
+    let minted = mint(&engine, 1, vec![deposit(&addr(1), 500, "aa"), deposit(&addr(2), 7, "bb")]);
+    assert_eq!(minted.receipts.len(), 2);
+    assert!(minted.receipts.iter().all(|r| r.success));
+    assert_eq!(engine.tip(), genesis, "mint must not commit");
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 0);
+
+    let connected = connect(&engine, 1, &minted.payload).unwrap();
+    assert_eq!(connected.block_hash, minted.block_hash);
+    assert_eq!(connected.number, 1);
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 500);
+    assert_eq!(engine.balance(&addr(2)).unwrap().balance, 7);
+    assert_eq!(engine.tip().supply, 507);
+
+    // idempotent for the tip
+    assert_eq!(connect(&engine, 1, &minted.payload).unwrap().block_hash, minted.block_hash);
+    assert_eq!(engine.tip().supply, 507);
+}
+
+#[test]
+fn state_persists_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let tip = {
+        let engine = Engine::open(dir.path()).unwrap();
+        for h in 1..=3 {
+            let m = mint(&engine, h, vec![deposit(&addr(1), 100, &format!("{h:02x}"))]);
+            connect(&engine, h, &m.payload).unwrap();
+        }
+        engine.tip()
+    };
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.tip(), tip);
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 300);
+    let block = engine.block("2").unwrap();
+    assert_eq!(block.block.unwrap().header.unwrap().number, 2);
+    assert_eq!(engine.block(&block.hash).unwrap().hash, block.hash);
+}
+
+#[test]
+fn failed_deposits_get_failed_receipts_and_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let m = mint(
+        &engine,
+        1,
+        vec![
+            deposit(&addr(1), 10, "01"),
+            deposit("dmc1notanaddress", 10, "02"),
+            deposit(&addr(1), -5, "03"),
+            deposit(&addr(1), i64::MAX, "04"),
+        ],
+    );
+    let ok: Vec<bool> = m.receipts.iter().map(|r| r.success).collect();
+    assert_eq!(ok, vec![true, false, false, false]);
+    assert!(m.receipts[1].error.contains("invalid meta address"));
+    assert!(m.receipts[2].error.contains("positive"));
+    assert!(m.receipts[3].error.contains("overflow"));
+    let block = MetaBlock::decode_payload(&m.payload);
+    assert_eq!(block.txs.len(), 1);
+    connect(&engine, 1, &m.payload).unwrap();
+    assert_eq!(engine.tip().supply, 10);
+}
+
+trait DecodePayload {
+    fn decode_payload(p: &[u8]) -> MetaBlock;
+}
+impl DecodePayload for MetaBlock {
+    fn decode_payload(p: &[u8]) -> MetaBlock {
+        prost::Message::decode(p).unwrap()
+    }
+}
+
+#[test]
+fn bad_payloads_are_rejected_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let m = mint(&engine, 1, vec![deposit(&addr(1), 10, "01")]);
+    let before = engine.tip();
+
+    let err = connect(&engine, 1, b"\xff\xff\xff garbage").unwrap_err();
+    assert!(err.to_string().contains("corrupt payload"), "{err}");
+
+    let mut tampered: MetaBlock = MetaBlock::decode_payload(&m.payload);
+    tampered.txs[0].amount = 11;
+    let err = connect(&engine, 1, &prost::Message::encode_to_vec(&tampered)).unwrap_err();
+    assert!(err.to_string().contains("mismatch"), "{err}");
+
+    let err = connect(&engine, 2, &m.payload).unwrap_err();
+    assert!(err.to_string().contains("native height"), "{err}");
+
+    let mut orphan: MetaBlock = MetaBlock::decode_payload(&m.payload);
+    orphan.header.as_mut().unwrap().parent_hash = vec![9; 32];
+    let err = connect(&engine, 1, &prost::Message::encode_to_vec(&orphan)).unwrap_err();
+    assert!(err.to_string().contains("not the tip"), "{err}");
+
+    assert_eq!(engine.tip(), before);
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 0);
+}
+
+#[test]
+fn disconnect_restores_the_parent_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let m1 = mint(&engine, 1, vec![deposit(&addr(1), 10, "01")]);
+    connect(&engine, 1, &m1.payload).unwrap();
+    let after1 = engine.tip();
+    let m2 = mint(&engine, 2, vec![deposit(&addr(1), 5, "02"), deposit(&addr(3), 1, "03")]);
+    connect(&engine, 2, &m2.payload).unwrap();
+
+    let err = engine
+        .disconnect(MetaDisconnectBlockInput { block_hash: m1.block_hash.clone() })
+        .unwrap_err();
+    assert!(err.to_string().contains("not the tip"));
+
+    let d = engine
+        .disconnect(MetaDisconnectBlockInput { block_hash: m2.block_hash.clone() })
+        .unwrap();
+    assert_eq!(d.number, 1);
+    assert_eq!(engine.tip(), after1);
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 10);
+    assert_eq!(engine.balance(&addr(3)).unwrap().balance, 0);
+    assert!(engine.block("2").is_err());
+
+    // the same block connects again
+    connect(&engine, 2, &m2.payload).unwrap();
+    assert_eq!(engine.balance(&addr(1)).unwrap().balance, 15);
+
+    let genesis_dir = tempfile::tempdir().unwrap();
+    let fresh = Engine::open(genesis_dir.path()).unwrap();
+    let g = hex::encode(fresh.tip().hash);
+    let err = fresh.disconnect(MetaDisconnectBlockInput { block_hash: g }).unwrap_err();
+    assert!(err.to_string().contains("genesis"));
+}
+
+#[test]
+fn foreign_or_corrupt_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("metachain.redb"), b"this is not a database at all").unwrap();
+    let err = Engine::open(dir.path()).err().expect("must fail");
+    assert!(err.to_string().contains("cannot open metachain database"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = redb::Database::create(dir.path().join("metachain.redb")).unwrap();
+        let t: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("other");
+        let w = db.begin_write().unwrap();
+        w.open_table(t).unwrap().insert("x", &1).unwrap();
+        w.commit().unwrap();
+    }
+    let err = Engine::open(dir.path()).err().expect("must fail");
+    assert!(err.to_string().contains("not a metachain database"), "{err}");
+}
