@@ -1,1 +1,65 @@
+//! libain: the one Rust staticlib linked into defid. It holds two cxx bridges,
+//! both generated from `protobuf/`:
+//! - [`libmc`] (`libmc.h`): in-process calls into the metachain engine;
+//! - [`libain_rpc`] (`libain_rpc.h`): calls to a metachain server over the network.
+//!
+//! Every exported function runs inside [`guard`], so a Rust panic reaches C++
+//! as a `rust::Error` exception instead of aborting the process.
 
+mod lifecycle;
+mod rpc_client;
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+pub use lifecycle::{engine, runtime};
+
+/// The in-process bridge.
+pub mod libmc {
+    use crate::lifecycle::{ain_debug_panic, ain_init, ain_is_initialized, ain_shutdown, ain_version};
+    include!(concat!(env!("OUT_DIR"), "/libmc.rs"));
+}
+
+/// The network bridge.
+pub mod libain_rpc {
+    use crate::rpc_client::{ClientUrl, MetaClient, NewClient};
+    include!(concat!(env!("OUT_DIR"), "/libain_rpc.rs"));
+}
+
+/// The error every exported function returns; C++ sees its text in
+/// `rust::Error::what()`.
+#[derive(Debug)]
+pub struct FfiError(pub String);
+
+impl fmt::Display for FfiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ain_rs::RpcError> for FfiError {
+    fn from(e: ain_rs::RpcError) -> Self {
+        FfiError(e.message)
+    }
+}
+
+impl From<anyhow::Error> for FfiError {
+    fn from(e: anyhow::Error) -> Self {
+        FfiError(format!("{e:#}"))
+    }
+}
+
+/// Runs `f`, turning a panic into an error naming the exported function.
+pub fn guard<T>(name: &str, f: impl FnOnce() -> Result<T, FfiError>) -> Result<T, FfiError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(FfiError(format!("{name}: internal error (panic): {what}")))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Generates the libmc and libain_rpc cxx bridges (Rust and C++ halves) from
+//! `protobuf/`. `./make.sh patch-codegen` installs the C++ halves.
+use ain_codegen::cxx::Extras;
+use std::path::PathBuf;
+
+/// Lifecycle functions of libmc.h, written by hand in `src/lifecycle.rs`.
+const LIBMC_EXTRAS: &str = "
+        /// Version of the linked metachain library.
+        fn ain_version() -> String;
+        /// Opens the in-process metachain in `datadir`; `args` are the `-meta` args.
+        fn ain_init(datadir: &str, args: &str) -> Result<()>;
+        /// Drops the engine and the runtime. Safe to call more than once.
+        fn ain_shutdown();
+        /// Whether ain_init succeeded and ain_shutdown has not run since.
+        fn ain_is_initialized() -> bool;
+        /// Panics inside the FFI guard: proves a panic reaches C++ as an exception.
+        fn ain_debug_panic(message: &str) -> Result<()>;
+";
+
+/// Client handle of libain_rpc.h, written by hand in `src/rpc_client.rs`.
+const LIBAIN_RPC_EXTRAS: &str = "
+        type MetaClient;
+        /// Connects to `grpc://host:port` or `http://host:port`; an empty
+        /// `secret_path` means no control-rpc credentials.
+        fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>>;
+        /// The URL the client was created with.
+        fn ClientUrl(client: &MetaClient) -> String;
+";
+
+fn main() -> anyhow::Result<()> {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let extras = Extras {
+        libmc: LIBMC_EXTRAS.into(),
+        libain_rpc: LIBAIN_RPC_EXTRAS.into(),
+    };
+    println!("cargo:rerun-if-changed=build.rs");
+    ain_codegen::generate_bridges(&manifest.join("../../protobuf"), &out, &extras)
+}

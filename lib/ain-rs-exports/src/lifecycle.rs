@@ -1,0 +1,88 @@
+//! Process-wide state behind the bridges: the tokio runtime and the engine.
+//! Both are created on init and dropped at shutdown.
+
+use crate::{guard, FfiError};
+use ain_rs::MetachainService;
+use lazy_static::lazy_static;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+lazy_static! {
+    static ref RUNTIME: Mutex<Option<Arc<tokio::runtime::Runtime>>> = Mutex::new(None);
+    static ref ENGINE: RwLock<Option<Arc<dyn MetachainService>>> = RwLock::new(None);
+}
+
+/// The shared tokio runtime, created on first use.
+pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
+    let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(rt) = slot.as_ref() {
+        return Ok(rt.clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("ain-rt")
+        .enable_all()
+        .build()
+        .map_err(|e| FfiError(format!("cannot start the async runtime: {e}")))?;
+    let rt = Arc::new(rt);
+    *slot = Some(rt.clone());
+    Ok(rt)
+}
+
+/// The engine registered by [`ain_init`].
+pub fn engine() -> Result<Arc<dyn MetachainService>, FfiError> {
+    ENGINE
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or_else(|| FfiError("metachain is not initialized (ain_init was not called)".into()))
+}
+
+pub fn ain_version() -> String {
+    metachain::VERSION.to_string()
+}
+
+pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
+    guard("ain_init", || {
+        let mut dir = Path::new(datadir).to_path_buf();
+        for arg in args.split_whitespace() {
+            match arg.split_once('=') {
+                Some(("--datadir", value)) => dir = value.into(),
+                _ => {
+                    return Err(FfiError(format!(
+                        "unknown -meta argument {arg:?} (supported: --datadir=<dir>)"
+                    )))
+                }
+            }
+        }
+        if dir.as_os_str().is_empty() {
+            return Err(FfiError("ain_init: empty metachain datadir".into()));
+        }
+        let mut slot = ENGINE.write().unwrap_or_else(|e| e.into_inner());
+        if slot.is_some() {
+            return Err(FfiError("metachain is already initialized".into()));
+        }
+        let engine = metachain::Engine::open(&dir).map_err(|e| FfiError(e.to_string()))?;
+        *slot = Some(Arc::new(engine));
+        Ok(())
+    })
+}
+
+pub fn ain_shutdown() {
+    let _ = guard("ain_shutdown", || {
+        ENGINE.write().unwrap_or_else(|e| e.into_inner()).take();
+        let rt = RUNTIME.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(rt) = rt.and_then(|rt| Arc::try_unwrap(rt).ok()) {
+            rt.shutdown_background();
+        }
+        Ok(())
+    });
+}
+
+pub fn ain_is_initialized() -> bool {
+    ENGINE.read().map(|e| e.is_some()).unwrap_or(false)
+}
+
+pub fn ain_debug_panic(message: &str) -> Result<(), FfiError> {
+    guard("ain_debug_panic", || panic!("{message}"))
+}

@@ -1,0 +1,53 @@
+//! The opaque client behind libain_rpc.h: a generated `MetachainClient` plus
+//! the runtime its calls block on.
+
+#![allow(non_snake_case)]
+
+use crate::{guard, runtime, FfiError};
+use ain_rs::client::DEFAULT_TIMEOUT;
+use ain_rs::{Connection, MetachainClient};
+use std::future::Future;
+use std::sync::Arc;
+
+pub struct MetaClient {
+    client: MetachainClient,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl MetaClient {
+    pub fn client(&self) -> &MetachainClient {
+        &self.client
+    }
+
+    /// Runs one call to completion; errors name the server's URL.
+    pub fn block_on<T>(
+        &self,
+        fut: impl Future<Output = Result<T, ain_rs::RpcError>>,
+    ) -> Result<T, FfiError> {
+        self.runtime
+            .block_on(fut)
+            .map_err(|e| FfiError(format!("{}: {}", self.client.connection().url(), e.message)))
+    }
+}
+
+pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiError> {
+    guard("NewClient", || {
+        if !secret_path.is_empty() {
+            return Err(FfiError(
+                "NewClient: control-rpc secrets are not supported by this build yet".into(),
+            ));
+        }
+        let runtime = runtime()?;
+        let conn = runtime
+            .block_on(Connection::connect(url, DEFAULT_TIMEOUT))
+            .map_err(|e| FfiError(e.message))?;
+        Ok(Box::new(MetaClient {
+            client: MetachainClient::new(conn),
+            runtime,
+        }))
+    })
+}
+
+pub fn ClientUrl(client: &MetaClient) -> String {
+    client.client.connection().url().to_string()
+}

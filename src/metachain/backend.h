@@ -1,0 +1,39 @@
+// The metachain as defid sees it: one interface, two implementations.
+// FFI calls the engine linked into this process (libmc.h); RPC calls a
+// metachaind over gRPC or JSON-RPC (libain_rpc.h). Errors are thrown as
+// std::exception (rust::Error derives from it) with a message naming the cause.
+#ifndef DEFI_METACHAIN_BACKEND_H
+#define DEFI_METACHAIN_BACKEND_H
+
+#include <libmc.h>
+
+#include <memory>
+#include <string>
+
+namespace metachain {
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    // "ffi", "grpc" or "jsonrpc".
+    virtual std::string Mode() const = 0;
+    virtual std::string Version() = 0;
+    virtual mc::MetaMintBlockResult MintBlock(const mc::MetaMintBlockInput& in) = 0;
+    virtual mc::MetaConnectBlockResult ConnectBlock(const mc::MetaConnectBlockInput& in) = 0;
+    virtual mc::MetaDisconnectBlockResult DisconnectBlock(const mc::MetaDisconnectBlockInput& in) = 0;
+    virtual mc::MetaGetTipResult GetTip() = 0;
+    virtual mc::MetaGetBalanceResult GetBalance(const mc::MetaGetBalanceInput& in) = 0;
+    virtual mc::MetaGetBlockResult GetBlock(const mc::MetaGetBlockInput& in) = 0;
+    virtual mc::MetaSendTransactionResult SendTransaction(const mc::MetaSendTransactionInput& in) = 0;
+};
+
+// Opens the in-process metachain in `datadir`; `args` are the -meta args.
+// Only one FFI backend can exist per process.
+std::unique_ptr<Backend> MakeFfiBackend(const std::string& datadir, const std::string& args);
+
+// Connects to a metachain server: grpc://host:port or http://host:port.
+std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path);
+
+} // namespace metachain
+
+#endif // DEFI_METACHAIN_BACKEND_H

@@ -1,0 +1,64 @@
+#include <util/args.h>
+
+#include <algorithm>
+
+void ArgsManager::AddArg(const std::string& spec, const std::string& help)
+{
+    const std::string name = spec.substr(0, spec.find('='));
+    m_declared.push_back({name, Option{spec, help}});
+}
+
+bool ArgsManager::Parse(int argc, const char* const argv[], std::string& error)
+{
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.size() < 2 || arg[0] != '-') {
+            error = "unexpected argument '" + arg + "' (options start with -)";
+            return false;
+        }
+        if (arg.rfind("--", 0) == 0) arg = arg.substr(1);
+        std::string name = arg;
+        std::string value = "1";
+        if (const auto eq = arg.find('='); eq != std::string::npos) {
+            name = arg.substr(0, eq);
+            value = arg.substr(eq + 1);
+        }
+        auto known = [this](const std::string& n) {
+            return std::any_of(m_declared.begin(), m_declared.end(), [&](const auto& d) { return d.first == n; });
+        };
+        if (!known(name) && name.rfind("-no", 0) == 0 && known("-" + name.substr(3))) {
+            name = "-" + name.substr(3);
+            value = (value == "0") ? "1" : "0";
+        }
+        if (!known(name)) {
+            error = "unknown option " + name + " (see -help)";
+            return false;
+        }
+        m_values[name] = value;
+    }
+    return true;
+}
+
+bool ArgsManager::IsSet(const std::string& name) const { return m_values.count(name) > 0; }
+
+std::string ArgsManager::Get(const std::string& name, const std::string& fallback) const
+{
+    const auto it = m_values.find(name);
+    return it == m_values.end() ? fallback : it->second;
+}
+
+bool ArgsManager::GetBool(const std::string& name, bool fallback) const
+{
+    const auto it = m_values.find(name);
+    if (it == m_values.end()) return fallback;
+    return !(it->second == "0" || it->second == "false" || it->second.empty());
+}
+
+std::string ArgsManager::HelpText() const
+{
+    std::string out = "Options:\n";
+    for (const auto& [name, opt] : m_declared) {
+        out += "  " + opt.spec + "\n       " + opt.help + "\n";
+    }
+    return out;
+}

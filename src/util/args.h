@@ -1,0 +1,31 @@
+// bitcoind-style command-line options: -name, -name=value, --name=value,
+// -noname. Options are declared once; the declarations drive both parsing
+// (unknown options are errors) and the -help text.
+#ifndef DEFI_UTIL_ARGS_H
+#define DEFI_UTIL_ARGS_H
+
+#include <map>
+#include <string>
+#include <vector>
+
+class ArgsManager {
+public:
+    // `spec` is "-name" or "-name=<value>"; the first declared wins in -help order.
+    void AddArg(const std::string& spec, const std::string& help);
+    // Returns false and sets `error` on an unknown or malformed option.
+    bool Parse(int argc, const char* const argv[], std::string& error);
+    bool IsSet(const std::string& name) const;
+    std::string Get(const std::string& name, const std::string& fallback = "") const;
+    bool GetBool(const std::string& name, bool fallback) const;
+    std::string HelpText() const;
+
+private:
+    struct Option {
+        std::string spec;
+        std::string help;
+    };
+    std::vector<std::pair<std::string, Option>> m_declared;
+    std::map<std::string, std::string> m_values;
+};
+
+#endif // DEFI_UTIL_ARGS_H

@@ -1,0 +1,11 @@
+// One log: debug.log in the datadir, and the console with -printtoconsole.
+#ifndef DEFI_UTIL_LOGGING_H
+#define DEFI_UTIL_LOGGING_H
+
+#include <string>
+
+// Opens `path` for appending; returns false if it cannot.
+bool LogOpen(const std::string& path, bool print_to_console);
+void LogPrint(const std::string& message);
+
+#endif // DEFI_UTIL_LOGGING_H
