@@ -6,6 +6,7 @@
 #define DEFI_METACHAIN_BACKEND_H
 
 #include <libmc.h>
+#include <rust/cxx.h>
 
 #include <memory>
 #include <string>

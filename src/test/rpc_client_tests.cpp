@@ -1,0 +1,111 @@
+// The network bridge (libain_rpc.h) against a real metachaind over gRPC and
+// JSON-RPC, and its error paths.
+#include <libain_rpc.h>
+#include <metachain/backend.h>
+#include <test/test_util.h>
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace {
+
+const char* const ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg";
+
+std::string ErrorOf(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(RpcClient, UnknownSchemeIsAClearError)
+{
+    const auto what = ErrorOf([] { ain_rpc::NewClient("ftp://127.0.0.1:1", ""); });
+    EXPECT_NE(what.find("unsupported URL scheme"), std::string::npos) << what;
+}
+
+TEST(RpcClient, UnreachableGrpcServerIsAClearError)
+{
+    const auto what = ErrorOf([] { ain_rpc::NewClient("grpc://127.0.0.1:1", ""); });
+    EXPECT_NE(what.find("cannot connect to grpc://127.0.0.1:1"), std::string::npos) << what;
+}
+
+TEST(RpcClient, UnreachableHttpServerFailsOnFirstCallNamingTheUrl)
+{
+    auto client = ain_rpc::NewClient("http://127.0.0.1:1", "");
+    const auto what = ErrorOf([&] { ain_rpc::CallMetaGetTip(*client); });
+    EXPECT_NE(what.find("http://127.0.0.1:1"), std::string::npos) << what;
+}
+
+class RpcAgainstMetachaind : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override
+    {
+        if (std::string(METACHAIND_PATH).empty()) GTEST_SKIP() << "no metachaind binary configured";
+        m_server = std::make_unique<test::Metachaind>(METACHAIND_PATH);
+    }
+    std::string Url() const { return GetParam() == "grpc" ? m_server->grpc_url() : m_server->http_url(); }
+    std::unique_ptr<test::Metachaind> m_server;
+};
+
+TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
+{
+    auto meta = metachain::MakeRpcBackend(Url(), "");
+    EXPECT_EQ(meta->Mode(), GetParam() == "grpc" ? "grpc" : "jsonrpc");
+    EXPECT_FALSE(meta->Version().empty());
+    EXPECT_EQ(meta->GetTip().number, 0u);
+
+    mc::MetaMintBlockInput in{};
+    mc::NativeTx tx{};
+    tx.kind = mc::TxKind::Deposit;
+    tx.from = "bcrt1nativefrom";
+    tx.to = ALICE;
+    tx.amount = 4200;
+    tx.native_txid = "dd01";
+    in.txs.push_back(tx);
+    in.context.height = 1;
+    in.context.time = 1700000001;
+    const auto minted = meta->MintBlock(in);
+    ASSERT_EQ(minted.receipts.size(), 1u);
+    EXPECT_TRUE(minted.receipts[0].success);
+
+    mc::MetaConnectBlockInput cin{};
+    cin.payload = minted.payload;
+    cin.context = in.context;
+    EXPECT_EQ(std::string(meta->ConnectBlock(cin).block_hash), std::string(minted.block_hash));
+
+    mc::MetaGetBalanceInput bal{};
+    bal.address = ALICE;
+    EXPECT_EQ(meta->GetBalance(bal).balance, 4200);
+    EXPECT_EQ(meta->GetTip().total_supply, 4200);
+}
+
+TEST_P(RpcAgainstMetachaind, ServerErrorsArriveWithTheirMessage)
+{
+    auto meta = metachain::MakeRpcBackend(Url(), "");
+    mc::MetaConnectBlockInput cin{};
+    cin.payload.push_back(0xff);
+    cin.context.height = 1;
+    const auto what = ErrorOf([&] { meta->ConnectBlock(cin); });
+    EXPECT_NE(what.find("corrupt payload"), std::string::npos) << what;
+    EXPECT_NE(what.find(Url()), std::string::npos) << what;
+    EXPECT_EQ(meta->GetTip().number, 0u);
+}
+
+TEST_P(RpcAgainstMetachaind, StoppedServerIsReportedNotHung)
+{
+    auto meta = metachain::MakeRpcBackend(Url(), "");
+    m_server->Stop();
+    const auto what = ErrorOf([&] { meta->GetTip(); });
+    EXPECT_FALSE(what.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RpcAgainstMetachaind, ::testing::Values("grpc", "jsonrpc"));
+
+} // namespace
