@@ -17,9 +17,8 @@ const LIBMC_EXTRAS: &str = "
         fn ain_debug_panic(message: &str) -> Result<()>;
 ";
 
-/// Client handle of libain_rpc.h, written by hand in `src/rpc_client.rs`.
+/// Client lifecycle of libain_rpc.h, written by hand in `src/rpc_client.rs`.
 const LIBAIN_RPC_EXTRAS: &str = "
-        type MetaClient;
         /// Connects to `grpc://host:port` or `http://host:port`; an empty
         /// `secret_path` means no control-rpc credentials.
         fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>>;

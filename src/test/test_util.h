@@ -41,6 +41,7 @@ public:
     explicit Metachaind(const std::string& binary)
     {
         const auto out = m_dir.path() / "stdout";
+        std::fflush(nullptr); // a buffered parent line must not be flushed twice
         m_pid = fork();
         if (m_pid < 0) throw std::runtime_error("fork failed");
         if (m_pid == 0) {

@@ -109,7 +109,9 @@ fn conversions(m: &Message) -> String {
     for f in &m.fields {
         let n = &f.name;
         let (a, b) = match (&f.ty, f.repeated) {
-            (FieldType::Enum(e), false) => (format!("ffi::{e} {{ repr: v.{n} }}"), format!("v.{n}.repr")),
+            (FieldType::Enum(e), false) => {
+                (format!("ffi::{e} {{ repr: v.{n} }}"), format!("v.{n}.repr"))
+            }
             (FieldType::Enum(e), true) => (
                 format!("v.{n}.into_iter().map(|repr| ffi::{e} {{ repr }}).collect()"),
                 format!("v.{n}.into_iter().map(|e| e.repr).collect()"),
@@ -180,12 +182,23 @@ pub fn libain_rpc_rs(spec: &Spec, extras: &str) -> Result<String> {
          #[cxx::bridge(namespace = \"ain_rpc\")]\n#[allow(non_snake_case)]\npub mod ffi {\n    extern \"C++\" {\n        include!(\"libmc.h\");\n",
     );
     for e in &spec.enums {
-        let _ = writeln!(o, "        #[namespace = \"mc\"]\n        type {0} = crate::libmc::ffi::{0};", e.name);
+        let _ = writeln!(
+            o,
+            "        #[namespace = \"mc\"]\n        type {0} = crate::libmc::ffi::{0};",
+            e.name
+        );
     }
     for m in spec.messages.iter().filter(|m| !m.fields.is_empty()) {
-        let _ = writeln!(o, "        #[namespace = \"mc\"]\n        type {0} = crate::libmc::ffi::{0};", m.name);
+        let _ = writeln!(
+            o,
+            "        #[namespace = \"mc\"]\n        type {0} = crate::libmc::ffi::{0};",
+            m.name
+        );
     }
-    let _ = writeln!(o, "    }}\n\n    extern \"Rust\" {{\n{extras}");
+    let _ = writeln!(
+        o,
+        "    }}\n\n    extern \"Rust\" {{\n        /// A connection to a metachain server.\n        type MetaClient;\n{extras}"
+    );
     let mut bodies = String::new();
     for (_, m) in spec.methods().filter(|(_, m)| m.client) {
         let (param, arg) = input_of(spec, &m.input)?;

@@ -32,8 +32,7 @@ pub fn generate(spec: &Spec, out_dir: &Path) -> Result<()> {
         .include_file("_packages.rs")
         .compile_fds(spec.fds.clone())
         .context("generating prost and tonic code")?;
-    std::fs::write(out_dir.join(SERVICE_FILE), service_rs(spec))
-        .context("writing service.rs")?;
+    std::fs::write(out_dir.join(SERVICE_FILE), service_rs(spec)).context("writing service.rs")?;
     Ok(())
 }
 

@@ -275,11 +275,7 @@ fn type_name(full: &str) -> String {
     full.rsplit('.').next().unwrap_or(full).to_string()
 }
 
-fn read_message(
-    file: &str,
-    package: &str,
-    m: &prost_types::DescriptorProto,
-) -> Result<Message> {
+fn read_message(file: &str, package: &str, m: &prost_types::DescriptorProto) -> Result<Message> {
     let what = format!("{file}: message {}", m.name());
     if !m.nested_type.is_empty() || !m.enum_type.is_empty() {
         bail!("{what}: nested types and maps are not supported; declare them at top level");
@@ -302,7 +298,10 @@ fn read_message(
             Type::Bool => FieldType::Bool,
             Type::String => FieldType::String,
             Type::Bytes if repeated => {
-                bail!("{what}: field {} is repeated bytes, which cxx cannot carry", f.name())
+                bail!(
+                    "{what}: field {} is repeated bytes, which cxx cannot carry",
+                    f.name()
+                )
             }
             Type::Bytes => FieldType::Bytes,
             Type::Message => FieldType::Message(type_name(f.type_name())),

@@ -176,7 +176,10 @@ impl Engine {
 
     /// The committed tip.
     pub fn tip(&self) -> Tip {
-        self.tip.read().map(|t| t.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.tip
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     fn set_tip(&self, tip: Tip) {
@@ -252,7 +255,9 @@ impl Engine {
         let block = MetaBlock::decode(input.payload.as_slice())
             .map_err(|e| EngineError::Invalid(format!("corrupt payload: {e}")))?;
         if block.encode_to_vec() != input.payload {
-            return Err(EngineError::Invalid("corrupt payload: non-canonical encoding".into()));
+            return Err(EngineError::Invalid(
+                "corrupt payload: non-canonical encoding".into(),
+            ));
         }
         let header = block
             .header
@@ -299,7 +304,11 @@ impl Engine {
             let checks = [
                 ("tx root", tx_root(&block.txs), &header.tx_root),
                 ("state root", exec.root.to_bytes(), &header.state_root),
-                ("receipts root", receipts_root(&receipts), &header.receipts_root),
+                (
+                    "receipts root",
+                    receipts_root(&receipts),
+                    &header.receipts_root,
+                ),
             ];
             for (what, computed, claimed) in checks {
                 if computed.as_slice() != claimed.as_slice() {
@@ -369,14 +378,16 @@ impl Engine {
             )));
         }
         if tip.number == 0 {
-            return Err(EngineError::Precondition("cannot disconnect the genesis block".into()));
+            return Err(EngineError::Precondition(
+                "cannot disconnect the genesis block".into(),
+            ));
         }
         let txn = self.db.begin_write()?;
         let prev = {
             let mut undo_table = txn.open_table(UNDO)?;
-            let undo = undo_table
-                .remove(tip.number)?
-                .ok_or_else(|| EngineError::Corrupt(format!("no undo data for block {}", tip.number)))?;
+            let undo = undo_table.remove(tip.number)?.ok_or_else(|| {
+                EngineError::Corrupt(format!("no undo data for block {}", tip.number))
+            })?;
             let undo = Undo::decode(undo.value())
                 .map_err(|e| EngineError::Corrupt(format!("undo of block {}: {e}", tip.number)))?;
             let mut accounts = txn.open_table(ACCOUNTS)?;
@@ -474,7 +485,10 @@ impl MetachainService for Engine {
         })
     }
 
-    fn meta_get_balance(&self, input: MetaGetBalanceInput) -> Result<MetaGetBalanceResult, RpcError> {
+    fn meta_get_balance(
+        &self,
+        input: MetaGetBalanceInput,
+    ) -> Result<MetaGetBalanceResult, RpcError> {
         Ok(self.balance(&input.address)?)
     }
 
@@ -491,7 +505,10 @@ impl MetachainService for Engine {
         )))
     }
 
-    fn meta_get_version(&self, _input: MetaGetVersionInput) -> Result<MetaGetVersionResult, RpcError> {
+    fn meta_get_version(
+        &self,
+        _input: MetaGetVersionInput,
+    ) -> Result<MetaGetVersionResult, RpcError> {
         Ok(MetaGetVersionResult {
             version: VERSION.to_string(),
         })

@@ -86,7 +86,9 @@ fn leaf(address: &str, account: &Account) -> [u64; 4] {
     h.update(account.balance.to_le_bytes());
     h.update(account.nonce.to_le_bytes());
     let digest = h.finalize();
-    StateRoot::from_bytes(&digest).map(|r| r.0).unwrap_or_default()
+    StateRoot::from_bytes(&digest)
+        .map(|r| r.0)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -95,8 +97,14 @@ mod tests {
 
     #[test]
     fn root_is_order_independent_and_reversible() {
-        let a = Account { balance: 5, nonce: 0 };
-        let b = Account { balance: 9, nonce: 2 };
+        let a = Account {
+            balance: 5,
+            nonce: 0,
+        };
+        let b = Account {
+            balance: 9,
+            nonce: 2,
+        };
         let mut r1 = StateRoot::default();
         r1.update("x", &Account::default(), &a);
         r1.update("y", &Account::default(), &b);

@@ -34,7 +34,11 @@ fn mint(engine: &Engine, height: u64, txs: Vec<NativeTx>) -> MetaMintBlockResult
         .unwrap()
 }
 
-fn connect(engine: &Engine, height: u64, payload: &[u8]) -> Result<MetaConnectBlockResult, EngineError> {
+fn connect(
+    engine: &Engine,
+    height: u64,
+    payload: &[u8],
+) -> Result<MetaConnectBlockResult, EngineError> {
     engine.connect(MetaConnectBlockInput {
         payload: payload.to_vec(),
         context: ctx(height),
@@ -48,7 +52,11 @@ fn mint_never_commits_and_connect_commits() {
     let genesis = engine.tip();
     assert_eq!(genesis.number, 0);
 
-    let minted = mint(&engine, 1, vec![deposit(&addr(1), 500, "aa"), deposit(&addr(2), 7, "bb")]);
+    let minted = mint(
+        &engine,
+        1,
+        vec![deposit(&addr(1), 500, "aa"), deposit(&addr(2), 7, "bb")],
+    );
     assert_eq!(minted.receipts.len(), 2);
     assert!(minted.receipts.iter().all(|r| r.success));
     assert_eq!(engine.tip(), genesis, "mint must not commit");
@@ -62,7 +70,10 @@ fn mint_never_commits_and_connect_commits() {
     assert_eq!(engine.tip().supply, 507);
 
     // idempotent for the tip
-    assert_eq!(connect(&engine, 1, &minted.payload).unwrap().block_hash, minted.block_hash);
+    assert_eq!(
+        connect(&engine, 1, &minted.payload).unwrap().block_hash,
+        minted.block_hash
+    );
     assert_eq!(engine.tip().supply, 507);
 }
 
@@ -72,7 +83,11 @@ fn state_persists_across_reopen() {
     let tip = {
         let engine = Engine::open(dir.path()).unwrap();
         for h in 1..=3 {
-            let m = mint(&engine, h, vec![deposit(&addr(1), 100, &format!("{h:02x}"))]);
+            let m = mint(
+                &engine,
+                h,
+                vec![deposit(&addr(1), 100, &format!("{h:02x}"))],
+            );
             connect(&engine, h, &m.payload).unwrap();
         }
         engine.tip()
@@ -153,16 +168,24 @@ fn disconnect_restores_the_parent_exactly() {
     let m1 = mint(&engine, 1, vec![deposit(&addr(1), 10, "01")]);
     connect(&engine, 1, &m1.payload).unwrap();
     let after1 = engine.tip();
-    let m2 = mint(&engine, 2, vec![deposit(&addr(1), 5, "02"), deposit(&addr(3), 1, "03")]);
+    let m2 = mint(
+        &engine,
+        2,
+        vec![deposit(&addr(1), 5, "02"), deposit(&addr(3), 1, "03")],
+    );
     connect(&engine, 2, &m2.payload).unwrap();
 
     let err = engine
-        .disconnect(MetaDisconnectBlockInput { block_hash: m1.block_hash.clone() })
+        .disconnect(MetaDisconnectBlockInput {
+            block_hash: m1.block_hash.clone(),
+        })
         .unwrap_err();
     assert!(err.to_string().contains("not the tip"));
 
     let d = engine
-        .disconnect(MetaDisconnectBlockInput { block_hash: m2.block_hash.clone() })
+        .disconnect(MetaDisconnectBlockInput {
+            block_hash: m2.block_hash.clone(),
+        })
         .unwrap();
     assert_eq!(d.number, 1);
     assert_eq!(engine.tip(), after1);
@@ -177,16 +200,25 @@ fn disconnect_restores_the_parent_exactly() {
     let genesis_dir = tempfile::tempdir().unwrap();
     let fresh = Engine::open(genesis_dir.path()).unwrap();
     let g = hex::encode(fresh.tip().hash);
-    let err = fresh.disconnect(MetaDisconnectBlockInput { block_hash: g }).unwrap_err();
+    let err = fresh
+        .disconnect(MetaDisconnectBlockInput { block_hash: g })
+        .unwrap_err();
     assert!(err.to_string().contains("genesis"));
 }
 
 #[test]
 fn foreign_or_corrupt_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("metachain.redb"), b"this is not a database at all").unwrap();
+    std::fs::write(
+        dir.path().join("metachain.redb"),
+        b"this is not a database at all",
+    )
+    .unwrap();
     let err = Engine::open(dir.path()).err().expect("must fail");
-    assert!(err.to_string().contains("cannot open metachain database"), "{err}");
+    assert!(
+        err.to_string().contains("cannot open metachain database"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     {
@@ -197,5 +229,8 @@ fn foreign_or_corrupt_database_is_a_clear_error() {
         w.commit().unwrap();
     }
     let err = Engine::open(dir.path()).err().expect("must fail");
-    assert!(err.to_string().contains("not a metachain database"), "{err}");
+    assert!(
+        err.to_string().contains("not a metachain database"),
+        "{err}"
+    );
 }

@@ -18,7 +18,10 @@ pub struct ServeConfig {
 pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     pub rpc_addr: Option<SocketAddr>,
-    grpc: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)>,
+    grpc: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<()>>,
+    )>,
     rpc: Option<jsonrpsee::server::ServerHandle>,
 }
 

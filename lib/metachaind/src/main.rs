@@ -34,7 +34,10 @@ fn default_datadir() -> PathBuf {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! {
                 _ = int.recv() => {},
@@ -81,4 +84,3 @@ async fn main() -> Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
-

@@ -1,0 +1,186 @@
+//! The codegen contract: one rpc added to the .proto shows up in every output
+//! (trait, tonic, jsonrpsee, client, cxx structs, libmc.h, libain_rpc.h), and
+//! bad specs get clear errors.
+
+use ain_codegen::{cxx, rust, Spec};
+use std::path::{Path, PathBuf};
+
+fn spec_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../protobuf")
+}
+
+/// Copies the real spec into a temp dir and appends `extra` to the service.
+fn spec_with(extra_types: &str, extra_rpcs: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["types", "rpc"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(spec_dir().join(sub)).unwrap() {
+            let p = entry.unwrap().path();
+            let mut text = std::fs::read_to_string(&p).unwrap();
+            if sub == "types" {
+                text.push_str(extra_types);
+            } else {
+                let end = text.rfind('}').unwrap();
+                text.insert_str(end, extra_rpcs);
+            }
+            std::fs::write(dir.path().join(sub).join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    dir
+}
+
+fn parses_as_rust(code: &str) {
+    syn::parse_file(code).unwrap_or_else(|e| panic!("generated code does not parse: {e}\n{code}"));
+}
+
+const PING_TYPES: &str = "\nmessage MetaPingInput { string nonce = 1; }\nmessage MetaPingResult { string echo = 1; uint64 height = 2; }\n";
+const PING_RPC: &str = "  // [rpc: metaTest_ping]\n  // Echoes a nonce.\n  rpc MetaPing(types.MetaPingInput) returns (types.MetaPingResult);\n";
+
+#[test]
+fn the_real_spec_has_every_required_rpc() {
+    let spec = Spec::load(&spec_dir()).unwrap();
+    let names: Vec<&str> = spec.methods().map(|(_, m)| m.name.as_str()).collect();
+    for required in [
+        "MetaMintBlock",
+        "MetaConnectBlock",
+        "MetaDisconnectBlock",
+        "MetaGetTip",
+        "MetaGetBalance",
+        "MetaGetBlock",
+        "MetaSendTransaction",
+    ] {
+        assert!(
+            names.contains(&required),
+            "{required} missing from {names:?}"
+        );
+    }
+    let mint = spec
+        .methods()
+        .find(|(_, m)| m.name == "MetaMintBlock")
+        .unwrap()
+        .1;
+    assert_eq!(mint.rpc_name, "metaConsensusRpc_mintBlock");
+    assert_eq!(mint.ffi_name(), "mint_block");
+    assert_eq!(mint.call_name(), "CallMetaMintBlock");
+}
+
+#[test]
+fn adding_an_rpc_to_the_proto_is_the_only_step() {
+    let dir = spec_with(PING_TYPES, PING_RPC);
+    let spec = Spec::load(dir.path()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    // a + c: prost/serde messages and the tonic server and client.
+    rust::generate(&spec, out.path()).unwrap();
+    let types = std::fs::read_to_string(out.path().join("types.rs")).unwrap();
+    assert!(types.contains("pub struct MetaPingInput"));
+    assert!(types.contains("serde::Serialize"));
+    let tonic = std::fs::read_to_string(out.path().join("rpc.rs")).unwrap();
+    assert!(tonic.contains("/rpc.Metachain/MetaPing"));
+    assert!(tonic.contains("pub async fn meta_ping"));
+
+    // b + c + d: the trait, the gRPC adapter, the JSON-RPC module and client.
+    let service = std::fs::read_to_string(out.path().join(rust::SERVICE_FILE)).unwrap();
+    parses_as_rust(&service);
+    assert!(service.contains("fn meta_ping(&self, input: crate::types::MetaPingInput)"));
+    assert!(service.contains("svc.meta_ping(input)"));
+    assert!(service.contains("register_blocking_method(\"metaTest_ping\""));
+    assert!(service.contains("pub async fn meta_ping(&self"));
+    assert!(service.contains("/// Echoes a nonce."));
+
+    // e + f: cxx structs, conversions, libmc.h and libain_rpc.h functions.
+    cxx::generate(&spec, out.path(), &cxx::Extras::default()).unwrap();
+    let libmc_rs = std::fs::read_to_string(out.path().join("libmc.rs")).unwrap();
+    parses_as_rust(&libmc_rs);
+    assert!(libmc_rs.contains("impl From<ain_rs::types::MetaPingResult> for ffi::MetaPingResult"));
+    assert!(libmc_rs.contains("impl From<ffi::MetaPingInput> for ain_rs::types::MetaPingInput"));
+    let libmc_h = std::fs::read_to_string(out.path().join("include/libmc.h")).unwrap();
+    assert!(libmc_h.contains("struct MetaPingInput final"));
+    assert!(libmc_h.contains("::mc::MetaPingResult ping(::mc::MetaPingInput const &input);"));
+    let rpc_h = std::fs::read_to_string(out.path().join("include/libain_rpc.h")).unwrap();
+    assert!(rpc_h.contains(
+        "CallMetaPing(::ain_rpc::MetaClient const &client, ::mc::MetaPingInput const &input)"
+    ));
+    parses_as_rust(&std::fs::read_to_string(out.path().join("libain_rpc.rs")).unwrap());
+    assert!(out.path().join("src/libmc.cpp").exists());
+    assert!(out.path().join("include/rust/cxx.h").exists());
+}
+
+#[test]
+fn client_server_and_ignore_annotations_restrict_generation() {
+    let rpcs = "  // [rpc: metaTest_clientOnly] [client]\n  rpc MetaClientOnly(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n\
+                // [rpc: metaTest_serverOnly] [server]\n  rpc MetaServerOnly(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n\
+                // [rpc: metaTest_ignored] [ignore]\n  rpc MetaIgnored(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n";
+    let dir = spec_with("", rpcs);
+    let spec = Spec::load(dir.path()).unwrap();
+    let service = rust::service_rs(&spec);
+    let libmc = cxx::libmc_rs(&spec, "").unwrap();
+    let rpc = cxx::libain_rpc_rs(&spec, "").unwrap();
+    let trait_start = service.find("pub trait").unwrap();
+    let trait_body =
+        &service[trait_start..trait_start + service[trait_start..].find("\n}").unwrap()];
+
+    // [client]: a client and a network call, no trait method nor in-process call.
+    assert!(!trait_body.contains("fn meta_client_only("));
+    assert!(service.contains("pub async fn meta_client_only(&self"));
+    assert!(service.contains("MetaClientOnly is client-only"));
+    assert!(rpc.contains("fn CallMetaClientOnly("));
+    assert!(!libmc.contains("fn client_only("));
+
+    // [server]: a trait method, servers and in-process call, no client.
+    assert!(trait_body.contains("fn meta_server_only("));
+    assert!(service.contains("\"metaTest_serverOnly\""));
+    assert!(!service.contains("pub async fn meta_server_only(&self"));
+    assert!(libmc.contains("fn server_only("));
+    assert!(!rpc.contains("CallMetaServerOnly"));
+
+    // [ignore]: nothing at all.
+    for code in [&service, &libmc, &rpc] {
+        assert!(
+            !code.to_lowercase().contains("ignored"),
+            "ignored rpc leaked"
+        );
+    }
+}
+
+fn load_err(types: &str, rpcs: &str) -> String {
+    let dir = spec_with(types, rpcs);
+    format!("{:#}", Spec::load(dir.path()).unwrap_err())
+}
+
+#[test]
+fn bad_specs_get_clear_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let e = format!("{:#}", Spec::load(empty.path()).unwrap_err());
+    assert!(e.contains("contains no .proto files"), "{e}");
+
+    let e = format!(
+        "{:#}",
+        Spec::load(Path::new("/nonexistent/spec")).unwrap_err()
+    );
+    assert!(e.contains("/nonexistent/spec"), "{e}");
+
+    let e = load_err(
+        "",
+        "  rpc MetaNoName(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n",
+    );
+    assert!(e.contains("missing [rpc: name]"), "{e}");
+
+    let e = load_err("", "  // [rpc: x] [bogus]\n  rpc MetaX(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n");
+    assert!(e.contains("unknown annotation [bogus]"), "{e}");
+
+    let e = load_err("", "  // [rpc: meta_getTip]\n  rpc MetaTwice(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n");
+    assert!(e.contains("used twice"), "{e}");
+
+    let e = load_err(
+        "\nmessage Bad { oneof x { string a = 1; int64 b = 2; } }\n",
+        "",
+    );
+    assert!(e.contains("oneof"), "{e}");
+
+    let e = load_err("\nmessage Bad { repeated bytes blobs = 1; }\n", "");
+    assert!(e.contains("repeated bytes"), "{e}");
+
+    let e = load_err("\nmessage Broken { string a = 1 }\n", "");
+    assert!(e.contains("compiling"), "{e}");
+}

@@ -1,0 +1,295 @@
+//! The generated servers and clients, on loopback, over both transports,
+//! serving a small test implementor of the trait.
+
+use ain_rs::types::*;
+use ain_rs::{Connection, ErrorCode, MetachainClient, MetachainService, RpcError};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts connected blocks; everything else answers from its inputs.
+#[derive(Default)]
+struct TestChain {
+    height: AtomicU64,
+}
+
+impl MetachainService for TestChain {
+    fn meta_mint_block(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, RpcError> {
+        Ok(MetaMintBlockResult {
+            payload: vec![0xde, 0xad, input.txs.len() as u8],
+            block_hash: "ab".repeat(32),
+            receipts: input
+                .txs
+                .iter()
+                .map(|t| TxReceipt {
+                    native_txid: t.native_txid.clone(),
+                    success: t.amount > 0,
+                    error: if t.amount > 0 {
+                        String::new()
+                    } else {
+                        "amount must be positive".into()
+                    },
+                })
+                .collect(),
+        })
+    }
+    fn meta_connect_block(
+        &self,
+        input: MetaConnectBlockInput,
+    ) -> Result<MetaConnectBlockResult, RpcError> {
+        if input.payload.is_empty() {
+            return Err(RpcError::invalid("corrupt payload: empty"));
+        }
+        Ok(MetaConnectBlockResult {
+            block_hash: hex_of(&input.payload),
+            number: self.height.fetch_add(1, Ordering::SeqCst) + 1,
+        })
+    }
+    fn meta_disconnect_block(
+        &self,
+        _: MetaDisconnectBlockInput,
+    ) -> Result<MetaDisconnectBlockResult, RpcError> {
+        Err(RpcError::precondition(
+            "cannot disconnect the genesis block",
+        ))
+    }
+    fn meta_get_tip(&self, _: MetaGetTipInput) -> Result<MetaGetTipResult, RpcError> {
+        Ok(MetaGetTipResult {
+            number: self.height.load(Ordering::SeqCst),
+            hash: "00".repeat(32),
+            state_root: String::new(),
+            total_supply: 0,
+        })
+    }
+    fn meta_get_balance(
+        &self,
+        input: MetaGetBalanceInput,
+    ) -> Result<MetaGetBalanceResult, RpcError> {
+        if input.address == "slow" {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        Err(RpcError::not_found(format!("no account {}", input.address)))
+    }
+    fn meta_get_block(&self, _: MetaGetBlockInput) -> Result<MetaGetBlockResult, RpcError> {
+        panic!("get_block handler panicked on purpose");
+    }
+    fn meta_send_transaction(
+        &self,
+        input: MetaSendTransactionInput,
+    ) -> Result<MetaSendTransactionResult, RpcError> {
+        Ok(MetaSendTransactionResult {
+            tx_hash: input.tx.map(|t| t.from).unwrap_or_default(),
+        })
+    }
+    fn meta_get_version(&self, _: MetaGetVersionInput) -> Result<MetaGetVersionResult, RpcError> {
+        Ok(MetaGetVersionResult {
+            version: "test".into(),
+        })
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+struct Servers {
+    grpc: SocketAddr,
+    http: SocketAddr,
+    _rpc: jsonrpsee::server::ServerHandle,
+}
+
+async fn start() -> Servers {
+    let svc: Arc<dyn MetachainService> = Arc::new(TestChain::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc = listener.local_addr().unwrap();
+    let router =
+        tonic::transport::Server::builder().add_service(ain_rs::metachain_grpc_server(svc.clone()));
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    let server = jsonrpsee::server::Server::builder()
+        .build("127.0.0.1:0")
+        .await
+        .unwrap();
+    let http = server.local_addr().unwrap();
+    let handle = server.start(ain_rs::metachain_rpc_module(svc).unwrap());
+    Servers {
+        grpc,
+        http,
+        _rpc: handle,
+    }
+}
+
+async fn clients(s: &Servers, timeout: Duration) -> [MetachainClient; 2] {
+    [
+        MetachainClient::new(
+            Connection::connect(&format!("grpc://{}", s.grpc), timeout)
+                .await
+                .unwrap(),
+        ),
+        MetachainClient::new(
+            Connection::connect(&format!("http://{}", s.http), timeout)
+                .await
+                .unwrap(),
+        ),
+    ]
+}
+
+fn mint_input() -> MetaMintBlockInput {
+    MetaMintBlockInput {
+        txs: vec![
+            NativeTx {
+                kind: TxKind::Deposit as i32,
+                to: "dmc1x".into(),
+                amount: 5,
+                native_txid: "01".into(),
+                ..Default::default()
+            },
+            NativeTx {
+                kind: TxKind::Deposit as i32,
+                to: "dmc1y".into(),
+                amount: -1,
+                native_txid: "02".into(),
+                ..Default::default()
+            },
+        ],
+        context: Some(NativeContext {
+            height: 7,
+            time: 99,
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_transports_give_identical_results() {
+    let s = start().await;
+    let [grpc, jsonrpc] = clients(&s, Duration::from_secs(5)).await;
+    let a = grpc.meta_mint_block(mint_input()).await.unwrap();
+    let b = jsonrpc.meta_mint_block(mint_input()).await.unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.receipts.len(), 2);
+    assert!(a.receipts[0].success && !a.receipts[1].success);
+    assert_eq!(a.payload, vec![0xde, 0xad, 2]);
+
+    let c1 = grpc
+        .meta_connect_block(MetaConnectBlockInput {
+            payload: vec![1, 2],
+            context: None,
+        })
+        .await
+        .unwrap();
+    let c2 = jsonrpc
+        .meta_connect_block(MetaConnectBlockInput {
+            payload: vec![1, 2],
+            context: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!((c1.block_hash.as_str(), c1.number), ("0102", 1));
+    assert_eq!((c2.block_hash.as_str(), c2.number), ("0102", 2));
+    assert_eq!(
+        grpc.meta_get_tip(MetaGetTipInput {}).await.unwrap(),
+        jsonrpc.meta_get_tip(MetaGetTipInput {}).await.unwrap()
+    );
+    assert_eq!(
+        grpc.meta_get_version(MetaGetVersionInput {})
+            .await
+            .unwrap()
+            .version,
+        "test"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_keep_their_code_and_message_on_both_transports() {
+    let s = start().await;
+    for client in clients(&s, Duration::from_secs(5)).await {
+        let e = client
+            .meta_connect_block(MetaConnectBlockInput::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::InvalidArgument, "corrupt payload: empty")
+        );
+        let e = client
+            .meta_get_balance(MetaGetBalanceInput {
+                address: "a".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::NotFound, "no account a")
+        );
+        let e = client
+            .meta_disconnect_block(MetaDisconnectBlockInput::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::FailedPrecondition);
+        // A panicking handler is an internal error, and the server lives on.
+        let e = client
+            .meta_get_block(MetaGetBlockInput::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Internal, "{e:?}");
+        assert!(client.meta_get_tip(MetaGetTipInput {}).await.is_ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_never_hang_past_their_timeout() {
+    let s = start().await;
+    for client in clients(&s, Duration::from_millis(300)).await {
+        let e = client
+            .meta_get_balance(MetaGetBalanceInput {
+                address: "slow".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::DeadlineExceeded, "{e:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_clear_errors() {
+    let e = Connection::connect("ftp://127.0.0.1:1", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("unsupported URL scheme"), "{e:?}");
+    let e = Connection::connect("grpc://127.0.0.1:1", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unavailable);
+    assert!(
+        e.message.contains("cannot connect to grpc://127.0.0.1:1"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn json_uses_camel_case_and_hex_bytes_and_rejects_unknown_fields() {
+    let r = MetaMintBlockResult {
+        payload: vec![0xca, 0xfe],
+        block_hash: "h".into(),
+        receipts: vec![TxReceipt {
+            native_txid: "t".into(),
+            success: true,
+            error: String::new(),
+        }],
+    };
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["payload"], "cafe");
+    assert_eq!(json["blockHash"], "h");
+    assert_eq!(json["receipts"][0]["nativeTxid"], "t");
+    let back: MetaMintBlockResult = serde_json::from_value(json).unwrap();
+    assert_eq!(back, r);
+
+    let e =
+        serde_json::from_str::<MetaGetBalanceInput>(r#"{"address":"a","extra":1}"#).unwrap_err();
+    assert!(e.to_string().contains("unknown field"));
+    let e = serde_json::from_str::<MetaConnectBlockInput>(r#"{"payload":"zz"}"#).unwrap_err();
+    assert!(e.to_string().contains("invalid hex"));
+    // Missing fields take their protobuf defaults.
+    let d: MetaMintBlockInput = serde_json::from_str("{}").unwrap();
+    assert_eq!(d, MetaMintBlockInput::default());
+}
