@@ -158,11 +158,11 @@ pub fn libmc_rs(spec: &Spec, extras: &str) -> Result<String> {
             bodies,
             "fn {ffi}({param_rs}) -> Result<{ret_rs}, crate::FfiError> {{\n    \
              crate::guard(\"{ffi}\", || {{\n        \
-             let out = ain_rs::{trait_name}::{snake}(&*crate::engine()?, {arg})?;\n        \
+             let out = ain_rs::{svc}Service::{snake}(&*crate::engine()?, {arg})?;\n        \
              Ok({conv})\n    }})\n}}\n",
             ffi = m.ffi_name(),
             param_rs = param.replace('&', "&ffi::"),
-            trait_name = format!("{}Service", s.name),
+            svc = s.name,
             snake = m.snake_name(),
         );
     }
