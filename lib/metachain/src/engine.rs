@@ -4,9 +4,10 @@
 
 use crate::error::EngineError;
 use crate::hashing::{merkle_root, sha256, Hash};
+use crate::mempool::{Mempool, Reject};
 use crate::state::{Account, StateRoot};
 use crate::store::{self, Tip, Undo, UndoAccount, ACCOUNTS, BLOCKS, NUMBERS, UNDO};
-use crate::{address, VERSION};
+use crate::{address, tx as sig, VERSION};
 use ain_rs::types::*;
 use ain_rs::{MetachainService, RpcError};
 use prost::Message;
@@ -20,9 +21,13 @@ pub struct Engine {
     db: Database,
     /// The committed tip, cached for cheap queries.
     tip: RwLock<Tip>,
-    /// Serialises mint, connect and disconnect.
+    /// Serialises mint, connect, disconnect and mempool admission.
     writer: Mutex<()>,
+    mempool: Mutex<Mempool>,
 }
+
+/// Most transactions one block carries.
+pub const MAX_BLOCK_TXS: usize = 100_000;
 
 /// The state changes of executing a list of txs on the tip.
 struct Execution<R> {
@@ -62,38 +67,130 @@ impl<R: FnMut(&str) -> Result<Account, EngineError>> Execution<R> {
     }
 
     /// Applies `tx`. The outer error is storage failure; the inner one is the
-    /// reason the tx is rejected, in which case nothing was changed.
-    fn apply(&mut self, tx: &MetaTx) -> Result<Result<(), String>, EngineError> {
+    /// reason the tx is rejected, in which case nothing was changed. Signatures
+    /// are checked only when `check_sig` (callers may have checked them already).
+    fn apply(&mut self, tx: &MetaTx, check_sig: bool) -> Result<Result<(), String>, EngineError> {
         if tx.amount <= 0 {
             return Ok(Err(format!("amount must be positive, got {}", tx.amount)));
         }
-        match TxKind::try_from(tx.kind) {
-            Ok(TxKind::Deposit) => {
-                if let Err(e) = address::parse(&tx.to) {
-                    return Ok(Err(e));
-                }
+        let kind = TxKind::try_from(tx.kind).unwrap_or(TxKind::Unspecified);
+        let checks = match kind {
+            TxKind::Deposit => address::parse(&tx.to).map(drop).and_then(|_| {
                 if tx.native_txid.is_empty() {
-                    return Ok(Err("deposit without a native txid".into()));
+                    Err("deposit without a native txid".to_string())
+                } else {
+                    Ok(())
                 }
-                let mut to = self.account(&tx.to)?;
-                let (Some(balance), Some(supply)) = (
-                    to.balance.checked_add(tx.amount),
-                    self.supply.checked_add(tx.amount),
-                ) else {
-                    return Ok(Err("deposit overflows the balance or the supply".into()));
-                };
-                to.balance = balance;
-                self.set(&tx.to, to);
-                self.supply = supply;
-                Ok(Ok(()))
-            }
-            Ok(TxKind::Withdraw | TxKind::Transfer) => Ok(Err(format!(
-                "{} txs are not supported by metachain engine v{VERSION}",
-                TxKind::try_from(tx.kind).map_or("unknown", |k| k.as_str_name())
-            ))),
-            _ => Ok(Err(format!("unknown tx kind {}", tx.kind))),
+            }),
+            TxKind::Withdraw => address::parse(&tx.from).map(drop).and_then(|_| {
+                if tx.native_txid.is_empty() || tx.to.is_empty() {
+                    Err("withdrawal without a native txid or native recipient".to_string())
+                } else {
+                    Ok(())
+                }
+            }),
+            TxKind::Transfer => address::parse(&tx.from)
+                .and_then(|_| address::parse(&tx.to))
+                .and_then(|_| {
+                    if tx.native_txid.is_empty() {
+                        Ok(())
+                    } else {
+                        Err("a transfer carries no native txid".to_string())
+                    }
+                }),
+            TxKind::Unspecified => Err(format!("unknown tx kind {}", tx.kind)),
+        };
+        if let Err(e) = checks {
+            return Ok(Err(e));
         }
+        if kind == TxKind::Deposit {
+            let mut to = self.account(&tx.to)?;
+            let (Some(balance), Some(supply)) = (
+                to.balance.checked_add(tx.amount),
+                self.supply.checked_add(tx.amount),
+            ) else {
+                return Ok(Err("deposit overflows the balance or the supply".into()));
+            };
+            to.balance = balance;
+            self.set(&tx.to, to);
+            self.supply = supply;
+            return Ok(Ok(()));
+        }
+        if check_sig {
+            if let Err(e) = sig::verify(tx) {
+                return Ok(Err(e));
+            }
+        }
+        let mut from = self.account(&tx.from)?;
+        if tx.nonce != from.nonce {
+            return Ok(Err(format!(
+                "bad nonce: got {}, account nonce is {}",
+                tx.nonce, from.nonce
+            )));
+        }
+        if from.balance < tx.amount {
+            return Ok(Err(format!(
+                "insufficient meta balance: {} < {}",
+                from.balance, tx.amount
+            )));
+        }
+        from.balance -= tx.amount;
+        from.nonce += 1;
+        if kind == TxKind::Withdraw {
+            self.set(&tx.from, from);
+            self.supply -= tx.amount;
+            return Ok(Ok(()));
+        }
+        let mut to = self.account(&tx.to)?;
+        if tx.to == tx.from {
+            to = from;
+        }
+        let Some(balance) = to.balance.checked_add(tx.amount) else {
+            return Ok(Err("transfer overflows the recipient balance".into()));
+        };
+        self.set(&tx.from, from);
+        to.balance = balance;
+        self.set(&tx.to, to);
+        Ok(Ok(()))
     }
+}
+
+/// Checks the signatures of every signed tx of a block on all cores. Returns
+/// the index and reason of the first failure.
+fn verify_all(block_txs: &[MetaTx]) -> Result<(), (usize, String)> {
+    let signed: Vec<(usize, &MetaTx)> = block_txs
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind != TxKind::Deposit as i32)
+        .collect();
+    if signed.is_empty() {
+        return Ok(());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = signed.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = signed
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .find_map(|(i, t)| sig::verify(t).err().map(|e| (*i, e)))
+                })
+            })
+            .collect();
+        let mut first: Option<(usize, String)> = None;
+        for h in handles {
+            let failure = h
+                .join()
+                .unwrap_or_else(|_| Some((0, "signature check failed".into())));
+            if let Some(f) = failure {
+                if first.as_ref().is_none_or(|(i, _)| f.0 < *i) {
+                    first = Some(f);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    })
 }
 
 fn tx_root(txs: &[MetaTx]) -> Hash {
@@ -123,13 +220,37 @@ fn to_meta_tx(n: &NativeTx) -> MetaTx {
 }
 
 fn parse_hash(s: &str) -> Option<Hash> {
-    let bytes = hex::decode(s).ok()?;
-    bytes.try_into().ok()
+    hex::decode(s).ok()?.try_into().ok()
+}
+
+fn hash_from_slice(b: &[u8]) -> Result<Hash, EngineError> {
+    b.try_into()
+        .map_err(|_| EngineError::Corrupt(format!("stored hash has {} bytes", b.len())))
+}
+
+/// Tunables of an engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Capacity of the mempool in transactions.
+    pub mempool_limit: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            mempool_limit: crate::mempool::DEFAULT_LIMIT,
+        }
+    }
 }
 
 impl Engine {
     /// Opens the metachain in `dir`, creating it with its genesis block when new.
     pub fn open(dir: &Path) -> Result<Engine, EngineError> {
+        Self::open_with(dir, EngineOptions::default())
+    }
+
+    /// [`Engine::open`] with explicit options.
+    pub fn open_with(dir: &Path, options: EngineOptions) -> Result<Engine, EngineError> {
         let (db, tip) = store::open(dir)?;
         let tip = match tip {
             Some(tip) => tip,
@@ -139,6 +260,7 @@ impl Engine {
             db,
             tip: RwLock::new(tip),
             writer: Mutex::new(()),
+            mempool: Mutex::new(Mempool::new(options.mempool_limit)),
         })
     }
 
@@ -193,6 +315,85 @@ impl Engine {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn lock_mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of transfers waiting in the mempool.
+    pub fn mempool_len(&self) -> usize {
+        self.lock_mempool().len()
+    }
+
+    /// Checks a signed transfer and admits it to the mempool; returns its hash.
+    pub fn submit(&self, tx: MetaTx) -> Result<String, EngineError> {
+        if tx.kind != TxKind::Transfer as i32 {
+            return Err(EngineError::Invalid(
+                "only transfers can be submitted; deposits and withdrawals come from the native chain".into(),
+            ));
+        }
+        if tx.amount <= 0 {
+            return Err(EngineError::Invalid(format!(
+                "amount must be positive, got {}",
+                tx.amount
+            )));
+        }
+        if !tx.native_txid.is_empty() {
+            return Err(EngineError::Invalid(
+                "a transfer carries no native txid".into(),
+            ));
+        }
+        address::parse(&tx.from).map_err(EngineError::Invalid)?;
+        address::parse(&tx.to).map_err(EngineError::Invalid)?;
+        sig::verify(&tx).map_err(EngineError::Invalid)?;
+        let hash = sig::tx_hash(&tx);
+        let _guard = self.lock_writer();
+        let sender = {
+            let read = self.db.begin_read()?;
+            store::get_account(&read.open_table(ACCOUNTS)?, &tx.from)?
+        };
+        self.lock_mempool()
+            .add(hash, tx, sender)
+            .map_err(|r| match r {
+                Reject::Invalid(m) => EngineError::Invalid(m),
+                Reject::Duplicate(m) => EngineError::Duplicate(m),
+                Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
+            })?;
+        Ok(hex::encode(hash))
+    }
+
+    /// Re-admits `first` then the pooled txs against the committed state,
+    /// dropping those that no longer apply. Signatures were checked before.
+    fn refill_mempool(
+        &self,
+        first: Vec<MetaTx>,
+        drop: &std::collections::HashSet<Hash>,
+    ) -> Result<(), EngineError> {
+        let mut pool = self.lock_mempool();
+        let old = pool.drain();
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(ACCOUNTS)?;
+        let mut cache: BTreeMap<String, Account> = BTreeMap::new();
+        let candidates = first
+            .into_iter()
+            .map(|t| (sig::tx_hash(&t), t))
+            .chain(old.into_iter());
+        for (hash, tx) in candidates {
+            if drop.contains(&hash) {
+                continue;
+            }
+            let sender = match cache.get(&tx.from) {
+                Some(a) => *a,
+                None => {
+                    let a = store::get_account(&accounts, &tx.from)?;
+                    cache.insert(tx.from.clone(), a);
+                    a
+                }
+            };
+            let _ = pool.add(hash, tx, sender);
+        }
+        Ok(())
+    }
+
     /// Builds a candidate block on the tip. Never commits.
     pub fn mint(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, EngineError> {
         let _guard = self.lock_writer();
@@ -206,7 +407,11 @@ impl Engine {
         let mut included = Vec::new();
         for native in &input.txs {
             let tx = to_meta_tx(native);
-            let outcome = exec.apply(&tx)?;
+            let outcome = if txs.len() >= MAX_BLOCK_TXS {
+                Err("block is full".to_string())
+            } else {
+                exec.apply(&tx, true)?
+            };
             let receipt = TxReceipt {
                 native_txid: tx.native_txid.clone(),
                 success: outcome.is_ok(),
@@ -217,6 +422,20 @@ impl Engine {
                 txs.push(tx);
             }
             receipts.push(receipt);
+        }
+        let pooled: Vec<MetaTx> = self.lock_mempool().ordered().cloned().collect();
+        for tx in pooled {
+            if txs.len() >= MAX_BLOCK_TXS {
+                break;
+            }
+            if exec.apply(&tx, false)?.is_ok() {
+                included.push(TxReceipt {
+                    native_txid: String::new(),
+                    success: true,
+                    error: String::new(),
+                });
+                txs.push(tx);
+            }
         }
         let block = MetaBlock {
             header: Some(MetaBlockHeader {
@@ -286,13 +505,22 @@ impl Engine {
             )));
         }
 
+        if block.txs.len() > MAX_BLOCK_TXS {
+            return Err(EngineError::Invalid(format!(
+                "block has {} txs, more than {MAX_BLOCK_TXS}",
+                block.txs.len()
+            )));
+        }
+        verify_all(&block.txs)
+            .map_err(|(i, e)| EngineError::Invalid(format!("tx {i} is invalid: {e}")))?;
+
         let txn = self.db.begin_write()?;
         let (changes, new_tip) = {
             let accounts = txn.open_table(ACCOUNTS)?;
             let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
             let mut receipts = Vec::new();
             for (i, tx) in block.txs.iter().enumerate() {
-                if let Err(reason) = exec.apply(tx)? {
+                if let Err(reason) = exec.apply(tx, false)? {
                     return Err(EngineError::Invalid(format!("tx {i} is invalid: {reason}")));
                 }
                 receipts.push(TxReceipt {
@@ -360,6 +588,8 @@ impl Engine {
             number: new_tip.number,
         };
         self.set_tip(new_tip);
+        let included = block.txs.iter().map(sig::tx_hash).collect();
+        self.refill_mempool(Vec::new(), &included)?;
         Ok(result)
     }
 
@@ -382,6 +612,22 @@ impl Engine {
                 "cannot disconnect the genesis block".into(),
             ));
         }
+        let payload = {
+            let read = self.db.begin_read()?;
+            store::get_block(
+                &read.open_table(BLOCKS)?,
+                &parse_hash(&input.block_hash).unwrap_or_default(),
+            )?
+        };
+        let transfers: Vec<MetaTx> = payload
+            .and_then(|p| MetaBlock::decode(p.as_slice()).ok())
+            .map(|b| {
+                b.txs
+                    .into_iter()
+                    .filter(|t| t.kind == TxKind::Transfer as i32)
+                    .collect()
+            })
+            .unwrap_or_default();
         let txn = self.db.begin_write()?;
         let prev = {
             let mut undo_table = txn.open_table(UNDO)?;
@@ -413,7 +659,58 @@ impl Engine {
             number: prev.number,
         };
         self.set_tip(prev);
+        self.refill_mempool(transfers, &Default::default())?;
         Ok(result)
+    }
+
+    /// Recomputes the state root and supply from every stored account and
+    /// checks them, and the tip block, against the stored tip.
+    pub fn check_integrity(&self) -> Result<(), EngineError> {
+        let _guard = self.lock_writer();
+        let tip = self.tip();
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(ACCOUNTS)?;
+        let mut root = StateRoot::default();
+        let mut supply: i64 = 0;
+        for entry in redb::ReadableTable::iter(&accounts)? {
+            let (addr, value) = entry?;
+            let account = Account::decode(value.value())
+                .map_err(|e| EngineError::Corrupt(format!("account {}: {e}", addr.value())))?;
+            root.update(addr.value(), &Account::default(), &account);
+            supply = supply
+                .checked_add(account.balance)
+                .ok_or_else(|| EngineError::Corrupt("balances overflow".into()))?;
+        }
+        if root.to_bytes().as_slice() != tip.state_root.as_slice() || supply != tip.supply {
+            return Err(EngineError::Corrupt(format!(
+                "state does not match tip {}: root {} vs {}, supply {} vs {}",
+                tip.number,
+                hex::encode(root.to_bytes()),
+                hex::encode(&tip.state_root),
+                supply,
+                tip.supply
+            )));
+        }
+        let numbers = read.open_table(NUMBERS)?;
+        let at_tip = numbers
+            .get(tip.number)?
+            .map(|h| h.value().to_vec())
+            .ok_or_else(|| EngineError::Corrupt(format!("no block hash at tip {}", tip.number)))?;
+        let payload = store::get_block(&read.open_table(BLOCKS)?, &hash_from_slice(&at_tip)?)?
+            .ok_or_else(|| EngineError::Corrupt("tip block missing".into()))?;
+        let header = MetaBlock::decode(payload.as_slice())
+            .ok()
+            .and_then(|b| b.header)
+            .ok_or_else(|| EngineError::Corrupt("tip block does not decode".into()))?;
+        if at_tip != tip.hash
+            || sha256(&payload).as_slice() != tip.hash.as_slice()
+            || header.state_root != tip.state_root
+        {
+            return Err(EngineError::Corrupt(
+                "tip block does not match the tip".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Balance and nonce of a meta address.
@@ -438,8 +735,7 @@ impl Engine {
             let h = numbers
                 .get(n)?
                 .ok_or_else(|| EngineError::NotFound(format!("no block at height {n}")))?;
-            parse_hash(&hex::encode(h.value()))
-                .ok_or_else(|| EngineError::Corrupt(format!("hash of block {n}")))?
+            hash_from_slice(h.value())?
         } else {
             return Err(EngineError::Invalid(format!(
                 "block id {id:?} is neither a 64-hex hash nor a height"
@@ -498,11 +794,12 @@ impl MetachainService for Engine {
 
     fn meta_send_transaction(
         &self,
-        _input: MetaSendTransactionInput,
+        input: MetaSendTransactionInput,
     ) -> Result<MetaSendTransactionResult, RpcError> {
-        Err(RpcError::invalid(format!(
-            "meta transfers are not supported by metachain engine v{VERSION}"
-        )))
+        let tx = input.tx.ok_or_else(|| RpcError::invalid("missing tx"))?;
+        Ok(MetaSendTransactionResult {
+            tx_hash: self.submit(tx)?,
+        })
     }
 
     fn meta_get_version(

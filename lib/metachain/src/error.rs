@@ -1,6 +1,6 @@
 //! Engine errors, and how they reach rpc callers.
 
-use ain_rs::RpcError;
+use ain_rs::{ErrorCode, RpcError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -15,6 +15,12 @@ pub enum EngineError {
     Precondition(String),
     #[error("{0}")]
     NotFound(String),
+    /// The item is already known.
+    #[error("{0}")]
+    Duplicate(String),
+    /// A capacity limit was reached.
+    #[error("{0}")]
+    Full(String),
     /// Stored data does not decode.
     #[error("corrupt database: {0}")]
     Corrupt(String),
@@ -44,6 +50,8 @@ impl From<EngineError> for RpcError {
             EngineError::Invalid(m) => RpcError::invalid(m),
             EngineError::Precondition(m) => RpcError::precondition(m),
             EngineError::NotFound(m) => RpcError::not_found(m),
+            EngineError::Duplicate(m) => RpcError::new(ErrorCode::AlreadyExists, m),
+            EngineError::Full(m) => RpcError::new(ErrorCode::ResourceExhausted, m),
             other => RpcError::internal(other.to_string()),
         }
     }

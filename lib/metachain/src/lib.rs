@@ -6,10 +6,12 @@ pub mod address;
 pub mod engine;
 pub mod error;
 pub mod hashing;
+pub mod mempool;
 pub mod state;
 pub mod store;
+pub mod tx;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineOptions};
 pub use error::EngineError;
 
 /// Version of the engine, reported over every transport.
