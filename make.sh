@@ -112,6 +112,8 @@ cmd_bench() {
     cmd_build
     log "get-tip: FFI vs gRPC vs JSON-RPC"
     "$BUILD_DIR/bench_get_tip"
+    log "metachain engine (criterion)"
+    cargo bench --locked -p metachain --bench engine
 }
 
 cmd_clean() {
