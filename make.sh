@@ -7,8 +7,8 @@ cd "$ROOT"
 BUILD_DIR="$ROOT/build"
 # Debian packages the build and the tests need.
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3)
-# Python modules the functional tests import, and the pip packages providing them.
-PY_MODULES=(pytest requests)
+# Python modules the functional tests import, as module:pip-package.
+PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools websockets:websockets)
 MIN_RUST="1.88"
 
 log() { printf '==> %s\n' "$*"; }
@@ -32,8 +32,8 @@ cmd_deps() {
         log "Debian packages present: ${APT_PACKAGES[*]}"
     fi
     local pymissing=()
-    for m in "${PY_MODULES[@]}"; do
-        python3 -c "import $m" 2>/dev/null || pymissing+=("$m")
+    for entry in "${PY_MODULES[@]}"; do
+        python3 -c "import ${entry%%:*}" 2>/dev/null || pymissing+=("${entry#*:}")
     done
     if ((${#pymissing[@]})); then
         log "installing Python packages: ${pymissing[*]}"

@@ -1,61 +1,104 @@
 //! The transport under every generated client: gRPC for `grpc://host:port`,
-//! JSON-RPC over HTTP for `http://host:port`.
+//! JSON-RPC over HTTP for `http://host:port` and over WebSocket for
+//! `ws://host:port` (which also carries subscriptions).
 
+use crate::auth::{AddAuth, AddAuthLayer, JwtSecret};
 use crate::{ErrorCode, RpcError};
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::http_client::{HttpBackend, RpcLogger, RpcService};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_stream::{Stream, StreamExt};
 
 /// Default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest message a client sends or accepts.
+pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024 * 1024;
+
+/// The HTTP JSON-RPC client, adding a fresh token to every request.
+pub type HttpClient = jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<AddAuth<HttpBackend>>>>;
+
+/// The stream a client gets from a server-streaming rpc.
+pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, RpcError>> + Send>>;
 
 /// An open transport.
 #[derive(Clone, Debug)]
 pub enum Transport {
     Grpc(tonic::transport::Channel),
-    JsonRpc(jsonrpsee::http_client::HttpClient),
+    Http(HttpClient),
+    Ws(Arc<jsonrpsee::ws_client::WsClient>),
 }
 
-/// A connection to a server, with a per-call timeout.
+/// A connection to a server, with a per-call timeout and optional credentials
+/// for control rpcs.
 #[derive(Clone, Debug)]
 pub struct Connection {
     url: String,
     transport: Transport,
     timeout: Duration,
+    secret: Option<JwtSecret>,
+}
+
+fn unavailable(url: &str, e: impl std::fmt::Display) -> RpcError {
+    RpcError::new(ErrorCode::Unavailable, format!("cannot connect to {url}: {e}"))
 }
 
 impl Connection {
-    /// Connects to `url`. gRPC connects eagerly, so an unreachable server is
-    /// reported here; JSON-RPC over HTTP reports it on the first call.
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, RpcError> {
+    /// Connects to `url`. gRPC and WebSocket connect eagerly, so an unreachable
+    /// server is reported here; HTTP reports it on the first call.
+    pub async fn connect(url: &str, timeout: Duration, secret: Option<JwtSecret>) -> Result<Self, RpcError> {
         let transport = if let Some(authority) = url.strip_prefix("grpc://") {
             let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?
                 .connect_timeout(timeout)
                 .timeout(timeout);
             let channel = endpoint.connect().await.map_err(|e| {
-                let cause = std::error::Error::source(&e)
-                    .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
-                RpcError::new(
-                    ErrorCode::Unavailable,
-                    format!("cannot connect to {url}: {cause}"),
-                )
+                let cause = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+                unavailable(url, cause)
             })?;
             Transport::Grpc(channel)
         } else if url.starts_with("http://") {
             let client = jsonrpsee::http_client::HttpClientBuilder::default()
                 .request_timeout(timeout)
+                .max_request_size(MAX_MESSAGE_SIZE)
+                .max_response_size(MAX_MESSAGE_SIZE)
+                .set_http_middleware(tower::ServiceBuilder::new().layer(AddAuthLayer(secret.clone())))
                 .build(url)
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?;
-            Transport::JsonRpc(client)
+            Transport::Http(client)
+        } else if url.starts_with("ws://") {
+            let mut headers = http::HeaderMap::new();
+            if let Some(s) = &secret {
+                // A WebSocket is authenticated once, when it opens.
+                let value = http::HeaderValue::from_str(&format!("Bearer {}", s.token()))
+                    .map_err(|e| RpcError::internal(e.to_string()))?;
+                headers.insert(http::header::AUTHORIZATION, value);
+            }
+            let client = jsonrpsee::ws_client::WsClientBuilder::default()
+                .request_timeout(timeout)
+                .connection_timeout(timeout)
+                .max_request_size(MAX_MESSAGE_SIZE)
+                .max_response_size(MAX_MESSAGE_SIZE)
+                .set_headers(headers)
+                .build(url)
+                .await
+                .map_err(|e| unavailable(url, e))?;
+            Transport::Ws(Arc::new(client))
         } else {
             return Err(RpcError::invalid(format!(
-                "unsupported URL scheme in {url:?}: expected grpc://host:port or http://host:port"
+                "unsupported URL scheme in {url:?}: expected grpc://, http:// or ws:// followed by host:port"
             )));
         };
         Ok(Self {
             url: url.to_string(),
             transport,
             timeout,
+            secret,
         })
     }
 
@@ -70,11 +113,7 @@ impl Connection {
     }
 
     /// Runs one call under the timeout.
-    pub async fn call<T>(
-        &self,
-        rpc: &str,
-        fut: impl Future<Output = Result<T, RpcError>>,
-    ) -> Result<T, RpcError> {
+    pub async fn call<T>(&self, rpc: &str, fut: impl Future<Output = Result<T, RpcError>>) -> Result<T, RpcError> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(RpcError::new(
@@ -84,10 +123,65 @@ impl Connection {
         }
     }
 
-    /// Wraps a gRPC input into a request.
+    fn authorize<T>(&self, request: &mut tonic::Request<T>) -> Result<(), RpcError> {
+        if let Some(secret) = &self.secret {
+            let value = format!("Bearer {}", secret.token())
+                .parse()
+                .map_err(|e| RpcError::internal(format!("bad authorization header: {e}")))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(())
+    }
+
+    /// Wraps a gRPC input into a request with credentials and the timeout.
     pub fn grpc_request<T>(&self, input: T) -> Result<tonic::Request<T>, RpcError> {
         let mut request = tonic::Request::new(input);
         request.set_timeout(self.timeout);
+        self.authorize(&mut request)?;
         Ok(request)
     }
+
+    /// Like [`Connection::grpc_request`] without the timeout, for streams.
+    pub fn grpc_stream_request<T>(&self, input: T) -> Result<tonic::Request<T>, RpcError> {
+        let mut request = tonic::Request::new(input);
+        self.authorize(&mut request)?;
+        Ok(request)
+    }
+
+    /// One JSON-RPC call over HTTP or WebSocket.
+    pub async fn jsonrpc_call<I: Serialize, O: DeserializeOwned>(&self, method: &str, input: I) -> Result<O, RpcError> {
+        let params = jsonrpsee::rpc_params![input];
+        match &self.transport {
+            Transport::Http(c) => c.request(method, params).await.map_err(RpcError::from),
+            Transport::Ws(c) => c.request(method, params).await.map_err(RpcError::from),
+            Transport::Grpc(_) => Err(RpcError::internal("JSON-RPC call on a gRPC connection")),
+        }
+    }
+
+    /// Opens a JSON-RPC subscription; needs a WebSocket.
+    pub async fn jsonrpc_subscribe<I: Serialize, O: DeserializeOwned + Send + 'static>(
+        &self,
+        subscribe: &str,
+        unsubscribe: &str,
+        input: I,
+    ) -> Result<EventStream<O>, RpcError> {
+        let Transport::Ws(c) = &self.transport else {
+            return Err(RpcError::invalid(format!(
+                "{subscribe} needs a ws:// or grpc:// connection, not {}",
+                self.url
+            )));
+        };
+        let sub = c
+            .subscribe::<O, _>(subscribe, jsonrpsee::rpc_params![input], unsubscribe)
+            .await
+            .map_err(RpcError::from)?;
+        Ok(Box::pin(sub.map(|item| {
+            item.map_err(|e| RpcError::internal(format!("bad event: {e}")))
+        })))
+    }
+}
+
+/// Adapts a gRPC response stream.
+pub fn grpc_events<T: Send + 'static>(stream: tonic::Streaming<T>) -> EventStream<T> {
+    Box::pin(stream.map(|item| item.map_err(RpcError::from)))
 }

@@ -1,16 +1,36 @@
 //! Support for the generated gRPC adapter.
 
-use crate::RpcError;
+use crate::{ErrorCode, RpcError};
+use std::pin::Pin;
+use std::time::Duration;
+use tokio_stream::{Stream, StreamExt};
 
-/// Runs a blocking service call off the async workers. A panic in the call
-/// becomes an internal error instead of taking the server down.
-pub async fn serve_blocking<T, F>(f: F) -> Result<tonic::Response<T>, tonic::Status>
+/// The stream type of every server-streaming rpc.
+pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+/// Runs a blocking service call off the async workers, under `timeout`. A
+/// panic in the call becomes an internal error instead of taking the server down.
+pub async fn serve_blocking<T, F>(timeout: Duration, f: F) -> Result<tonic::Response<T>, tonic::Status>
 where
     F: FnOnce() -> Result<T, RpcError> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map(tonic::Response::new).map_err(Into::into),
-        Err(e) => Err(tonic::Status::internal(format!("handler failed: {e}"))),
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(result)) => result.map(tonic::Response::new).map_err(Into::into),
+        Ok(Err(e)) => Err(tonic::Status::internal(format!("handler failed: {e}"))),
+        Err(_) => Err(RpcError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("call exceeded the server's {timeout:?} limit"),
+        )
+        .into()),
     }
+}
+
+/// Turns a subscription into a gRPC stream. A subscriber too slow to keep up
+/// gets an error and the stream ends; dropping the stream unsubscribes.
+pub fn event_stream<T: Clone + Send + 'static>(events: crate::Subscription<T>) -> EventStream<T> {
+    let stream = tokio_stream::wrappers::BroadcastStream::new(events).map(|item| {
+        item.map_err(|e| tonic::Status::data_loss(format!("subscriber fell behind: {e}")))
+    });
+    Box::pin(stream)
 }

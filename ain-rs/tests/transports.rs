@@ -8,10 +8,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Counts connected blocks; everything else answers from its inputs.
-#[derive(Default)]
+/// Counts connected blocks and announces them; everything else answers from its inputs.
 struct TestChain {
     height: AtomicU64,
+    heads: tokio::sync::broadcast::Sender<MetaHeadEvent>,
+}
+
+impl Default for TestChain {
+    fn default() -> Self {
+        Self {
+            height: AtomicU64::new(0),
+            heads: tokio::sync::broadcast::channel(16).0,
+        }
+    }
 }
 
 impl MetachainService for TestChain {
@@ -41,9 +50,16 @@ impl MetachainService for TestChain {
         if input.payload.is_empty() {
             return Err(RpcError::invalid("corrupt payload: empty"));
         }
+        let number = self.height.fetch_add(1, Ordering::SeqCst) + 1;
+        let _ = self.heads.send(MetaHeadEvent {
+            kind: HeadEventKind::Connected as i32,
+            number,
+            hash: hex_of(&input.payload),
+            ..Default::default()
+        });
         Ok(MetaConnectBlockResult {
             block_hash: hex_of(&input.payload),
-            number: self.height.fetch_add(1, Ordering::SeqCst) + 1,
+            number,
         })
     }
     fn meta_disconnect_block(
@@ -82,6 +98,15 @@ impl MetachainService for TestChain {
             tx_hash: input.tx.map(|t| t.from).unwrap_or_default(),
         })
     }
+    fn meta_get_status(&self, _: MetaGetStatusInput) -> Result<MetaGetStatusResult, RpcError> {
+        Ok(MetaGetStatusResult {
+            head_subscribers: self.heads.receiver_count() as u64,
+            ..Default::default()
+        })
+    }
+    fn meta_subscribe_new_heads(&self, _: MetaSubscribeNewHeadsInput) -> Result<ain_rs::Subscription<MetaHeadEvent>, RpcError> {
+        Ok(self.heads.subscribe())
+    }
     fn meta_get_version(&self, _: MetaGetVersionInput) -> Result<MetaGetVersionResult, RpcError> {
         Ok(MetaGetVersionResult {
             version: "test".into(),
@@ -100,18 +125,22 @@ struct Servers {
 }
 
 async fn start() -> Servers {
+    start_with(ain_rs::ServerOptions::default()).await
+}
+
+async fn start_with(opts: ain_rs::ServerOptions) -> Servers {
     let svc: Arc<dyn MetachainService> = Arc::new(TestChain::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let grpc = listener.local_addr().unwrap();
     let router =
-        tonic::transport::Server::builder().add_service(ain_rs::metachain_grpc_server(svc.clone()));
+        tonic::transport::Server::builder().add_service(ain_rs::metachain_grpc_server(svc.clone(), opts.clone()));
     tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
     let server = jsonrpsee::server::Server::builder()
         .build("127.0.0.1:0")
         .await
         .unwrap();
     let http = server.local_addr().unwrap();
-    let handle = server.start(ain_rs::metachain_rpc_module(svc).unwrap());
+    let handle = server.start(ain_rs::metachain_rpc_module(svc, opts).unwrap());
     Servers {
         grpc,
         http,
@@ -119,18 +148,12 @@ async fn start() -> Servers {
     }
 }
 
-async fn clients(s: &Servers, timeout: Duration) -> [MetachainClient; 2] {
+async fn clients(s: &Servers, timeout: Duration) -> [MetachainClient; 3] {
+    let connect = |url: String| async move { MetachainClient::new(Connection::connect(&url, timeout, None).await.unwrap()) };
     [
-        MetachainClient::new(
-            Connection::connect(&format!("grpc://{}", s.grpc), timeout)
-                .await
-                .unwrap(),
-        ),
-        MetachainClient::new(
-            Connection::connect(&format!("http://{}", s.http), timeout)
-                .await
-                .unwrap(),
-        ),
+        connect(format!("grpc://{}", s.grpc)).await,
+        connect(format!("http://{}", s.http)).await,
+        connect(format!("ws://{}", s.http)).await,
     ]
 }
 
@@ -162,7 +185,8 @@ fn mint_input() -> MetaMintBlockInput {
 #[tokio::test(flavor = "multi_thread")]
 async fn both_transports_give_identical_results() {
     let s = start().await;
-    let [grpc, jsonrpc] = clients(&s, Duration::from_secs(5)).await;
+    let [grpc, jsonrpc, ws] = clients(&s, Duration::from_secs(5)).await;
+    assert_eq!(ws.meta_mint_block(mint_input()).await.unwrap(), grpc.meta_mint_block(mint_input()).await.unwrap());
     let a = grpc.meta_mint_block(mint_input()).await.unwrap();
     let b = jsonrpc.meta_mint_block(mint_input()).await.unwrap();
     assert_eq!(a, b);
@@ -250,13 +274,64 @@ async fn calls_never_hang_past_their_timeout() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_stream_heads_over_grpc_and_websocket_and_end_with_the_client() {
+    use tokio_stream::StreamExt;
+    let s = start().await;
+    let [grpc, http, ws] = clients(&s, Duration::from_secs(5)).await;
+    let e = http.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.err().unwrap();
+    assert!(e.message.contains("needs a ws:// or grpc://"), "{e:?}");
+    let mut streams = vec![
+        grpc.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.unwrap(),
+        ws.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.unwrap(),
+    ];
+    let subscribers = || async { grpc.meta_get_status(MetaGetStatusInput {}).await.unwrap().head_subscribers };
+    wait_for(|| async { subscribers().await == 2 }).await;
+    for payload in [vec![1u8], vec![2], vec![3]] {
+        grpc.meta_connect_block(MetaConnectBlockInput { payload, context: None }).await.unwrap();
+    }
+    for stream in &mut streams {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(stream.next().await.unwrap().unwrap().number);
+        }
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+    drop(streams);
+    wait_for(|| async { subscribers().await == 0 }).await;
+}
+
+async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(cond: F) {
+    for _ in 0..200 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not reached");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_ends_calls_that_exceed_its_limit() {
+    let s = start_with(ain_rs::ServerOptions {
+        call_timeout: Duration::from_millis(200),
+        ..Default::default()
+    })
+    .await;
+    for client in clients(&s, Duration::from_secs(10)).await {
+        let e = client.meta_get_balance(MetaGetBalanceInput { address: "slow".into() }).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::DeadlineExceeded, "{e:?}");
+        assert!(e.message.contains("server's"), "{e:?}");
+    }
+}
+
 #[tokio::test]
 async fn bad_urls_are_clear_errors() {
-    let e = Connection::connect("ftp://127.0.0.1:1", Duration::from_secs(1))
+    let e = Connection::connect("ftp://127.0.0.1:1", Duration::from_secs(1), None)
         .await
         .unwrap_err();
     assert!(e.message.contains("unsupported URL scheme"), "{e:?}");
-    let e = Connection::connect("grpc://127.0.0.1:1", Duration::from_secs(1))
+    let e = Connection::connect("grpc://127.0.0.1:1", Duration::from_secs(1), None)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Unavailable);

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,9 +55,28 @@ protected:
     std::unique_ptr<test::Metachaind> m_server;
 };
 
+TEST_P(RpcAgainstMetachaind, ControlRpcsNeedTheSecret)
+{
+    auto open = metachain::MakeRpcBackend(Url(), "");
+    EXPECT_EQ(open->GetTip().number, 0u) << "queries stay open";
+    mc::MetaMintBlockInput in{};
+    auto what = ErrorOf([&] { open->MintBlock(in); });
+    EXPECT_NE(what.find("control rpc"), std::string::npos) << what;
+
+    test::TempDir dir;
+    const auto wrong = (dir.path() / "wrong.hex").string();
+    std::ofstream(wrong) << std::string(64, 'a') << "\n";
+    auto bad = metachain::MakeRpcBackend(Url(), wrong);
+    what = ErrorOf([&] { bad->MintBlock(in); });
+    EXPECT_NE(what.find("does not verify"), std::string::npos) << what;
+
+    what = ErrorOf([&] { metachain::MakeRpcBackend(Url(), (dir.path() / "missing.hex").string()); });
+    EXPECT_NE(what.find("cannot read auth secret"), std::string::npos) << what;
+}
+
 TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
 {
-    auto meta = metachain::MakeRpcBackend(Url(), "");
+    auto meta = metachain::MakeRpcBackend(Url(), m_server->secret_path());
     EXPECT_EQ(meta->Mode(), GetParam() == "grpc" ? "grpc" : "jsonrpc");
     EXPECT_FALSE(meta->Version().empty());
     EXPECT_EQ(meta->GetTip().number, 0u);
@@ -88,7 +108,7 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
 
 TEST_P(RpcAgainstMetachaind, ServerErrorsArriveWithTheirMessage)
 {
-    auto meta = metachain::MakeRpcBackend(Url(), "");
+    auto meta = metachain::MakeRpcBackend(Url(), m_server->secret_path());
     mc::MetaConnectBlockInput cin{};
     cin.payload.push_back(0xff);
     cin.context.height = 1;

@@ -55,7 +55,10 @@ public:
         while (std::chrono::steady_clock::now() < deadline) {
             std::ifstream f(out);
             std::string word;
-            if (f >> word && word == "listening" && f >> m_grpc_url >> m_http_url) return;
+            if (f >> word && word == "listening" && f >> m_grpc_url >> m_http_url) {
+                m_secret_path = (m_dir.path() / "data" / "jwt.hex").string();
+                return;
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         Stop();
@@ -74,11 +77,13 @@ public:
     }
     const std::string& grpc_url() const { return m_grpc_url; }
     const std::string& http_url() const { return m_http_url; }
+    // The JWT secret metachaind generated for its control rpcs.
+    const std::string& secret_path() const { return m_secret_path; }
 
 private:
     TempDir m_dir;
     pid_t m_pid{-1};
-    std::string m_grpc_url, m_http_url;
+    std::string m_grpc_url, m_http_url, m_secret_path;
 };
 
 } // namespace test

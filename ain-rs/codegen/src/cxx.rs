@@ -147,7 +147,7 @@ pub fn libmc_rs(spec: &Spec, extras: &str) -> Result<String> {
     o.push_str(&shared_types(spec));
     let _ = writeln!(o, "    extern \"Rust\" {{\n{extras}");
     let mut bodies = String::new();
-    for (s, m) in spec.methods().filter(|(_, m)| m.server) {
+    for (s, m) in spec.methods().filter(|(_, m)| m.server && !m.streaming) {
         let (param, arg) = input_of(spec, &m.input)?;
         let (ret, ret_rs, conv) = output_of(spec, &m.output)?;
         for line in m.doc.lines() {
@@ -200,7 +200,7 @@ pub fn libain_rpc_rs(spec: &Spec, extras: &str) -> Result<String> {
         "    }}\n\n    extern \"Rust\" {{\n        /// A connection to a metachain server.\n        type MetaClient;\n{extras}"
     );
     let mut bodies = String::new();
-    for (_, m) in spec.methods().filter(|(_, m)| m.client) {
+    for (_, m) in spec.methods().filter(|(_, m)| m.client && !m.streaming) {
         let (param, arg) = input_of(spec, &m.input)?;
         let (ret, ret_rs, conv) = output_of(spec, &m.output)?;
         let sep = if param.is_empty() { "" } else { ", " };

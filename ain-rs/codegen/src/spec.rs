@@ -87,6 +87,11 @@ pub struct Method {
     pub server: bool,
     /// Generate the client side (gRPC/JSON-RPC client, network FFI).
     pub client: bool,
+    /// A control rpc: servers require a JWT (`[auth]`).
+    pub auth: bool,
+    /// A server-streaming rpc: a gRPC stream and a JSON-RPC subscription.
+    /// Streams have no FFI function.
+    pub streaming: bool,
     /// The comment without its annotations.
     pub doc: String,
 }
@@ -105,6 +110,15 @@ impl Method {
     /// `CallMetaMintBlock`: the network FFI name in libain_rpc.h.
     pub fn call_name(&self) -> String {
         format!("Call{}", self.name)
+    }
+
+    /// For a stream, the JSON-RPC (notification, unsubscribe) names derived
+    /// from `metaSubscribe_x`: `metaSubscription_x`, `metaUnsubscribe_x`.
+    pub fn subscription_names(&self) -> (String, String) {
+        (
+            self.rpc_name.replacen("Subscribe", "Subscription", 1),
+            self.rpc_name.replacen("Subscribe", "Unsubscribe", 1),
+        )
     }
 }
 
@@ -171,8 +185,8 @@ impl Spec {
                 for (mi, m) in s.method.iter().enumerate() {
                     let comment = leading_comment(file, &[6, si as i32, 2, mi as i32]);
                     let what = format!("{}.{}", s.name(), m.name());
-                    if m.client_streaming() || m.server_streaming() {
-                        bail!("{what}: streaming rpcs are not supported by the codegen yet");
+                    if m.client_streaming() {
+                        bail!("{what}: client-streaming rpcs are not supported");
                     }
                     if let Some(method) = read_method(&what, m, &comment)? {
                         methods.push(method);
@@ -211,8 +225,15 @@ impl Spec {
         let mut rpc_names = BTreeSet::new();
         for s in &self.services {
             for m in &s.methods {
-                if !rpc_names.insert(m.rpc_name.clone()) {
-                    bail!("JSON-RPC name {} is used twice", m.rpc_name);
+                let mut names = vec![m.rpc_name.clone()];
+                if m.streaming {
+                    let (notif, unsub) = m.subscription_names();
+                    names.extend([notif, unsub]);
+                }
+                for name in names {
+                    if !rpc_names.insert(name.clone()) {
+                        bail!("JSON-RPC name {name} is used twice");
+                    }
                 }
                 for ty in [&m.input, &m.output] {
                     self.message(ty)?;
@@ -327,7 +348,7 @@ fn read_method(
     comment: &str,
 ) -> Result<Option<Method>> {
     let mut rpc_name = None;
-    let (mut client_only, mut server_only, mut ignore) = (false, false, false);
+    let (mut client_only, mut server_only, mut ignore, mut auth) = (false, false, false, false);
     let mut doc = Vec::new();
     for line in comment.lines() {
         let mut rest = line.trim();
@@ -343,6 +364,7 @@ fn read_method(
                 "client" => client_only = true,
                 "server" => server_only = true,
                 "ignore" => ignore = true,
+                "auth" => auth = true,
                 _ => match tag.strip_prefix("rpc:") {
                     Some(name) if !name.trim().is_empty() => {
                         rpc_name = Some(name.trim().to_string())
@@ -364,6 +386,10 @@ fn read_method(
         bail!("{what}: [client] and [server] exclude each other");
     }
     let rpc_name = rpc_name.ok_or_else(|| anyhow!("{what}: missing [rpc: name] annotation"))?;
+    let streaming = m.server_streaming();
+    if streaming && !rpc_name.contains("Subscribe") {
+        bail!("{what}: a streaming rpc's JSON-RPC name must contain \"Subscribe\" (e.g. metaSubscribe_x)");
+    }
     Ok(Some(Method {
         name: m.name().to_string(),
         rpc_name,
@@ -371,6 +397,8 @@ fn read_method(
         output: type_name(m.output_type()),
         server: !client_only,
         client: !server_only,
+        auth,
+        streaming,
         doc: doc.join("\n"),
     }))
 }

@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex, RwLock};
 lazy_static! {
     static ref RUNTIME: Mutex<Option<Arc<tokio::runtime::Runtime>>> = Mutex::new(None);
     static ref ENGINE: RwLock<Option<Arc<dyn MetachainService>>> = RwLock::new(None);
+    /// The servers `-meta=--grpc-addr=.. --rpc-addr=..` started, if any.
+    static ref SERVERS: Mutex<Option<metachaind::Running>> = Mutex::new(None);
 }
+
+const META_ARGS_HELP: &str = "supported: --datadir=<dir> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
 
 /// The shared tokio runtime, created on first use.
 pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
@@ -45,14 +49,18 @@ pub fn ain_version() -> String {
 pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
     guard("ain_init", || {
         let mut dir = Path::new(datadir).to_path_buf();
+        let (mut grpc_addr, mut rpc_addr, mut secret_path) = (None, None, None);
+        let addr = |arg: &str, v: &str| {
+            v.parse::<std::net::SocketAddr>()
+                .map_err(|e| FfiError(format!("-meta argument {arg:?}: {e}")))
+        };
         for arg in args.split_whitespace() {
             match arg.split_once('=') {
                 Some(("--datadir", value)) => dir = value.into(),
-                _ => {
-                    return Err(FfiError(format!(
-                        "unknown -meta argument {arg:?} (supported: --datadir=<dir>)"
-                    )))
-                }
+                Some(("--grpc-addr", value)) => grpc_addr = Some(addr(arg, value)?),
+                Some(("--rpc-addr", value)) => rpc_addr = Some(addr(arg, value)?),
+                Some(("--auth-secret", value)) => secret_path = Some(std::path::PathBuf::from(value)),
+                _ => return Err(FfiError(format!("unknown -meta argument {arg:?} ({META_ARGS_HELP})"))),
             }
         }
         if dir.as_os_str().is_empty() {
@@ -62,16 +70,37 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
         if slot.is_some() {
             return Err(FfiError("metachain is already initialized".into()));
         }
-        let engine = metachain::Engine::open(&dir).map_err(|e| FfiError(e.to_string()))?;
-        *slot = Some(Arc::new(engine));
+        let engine: Arc<dyn MetachainService> =
+            Arc::new(metachain::Engine::open(&dir).map_err(|e| FfiError(e.to_string()))?);
+        if grpc_addr.is_some() || rpc_addr.is_some() {
+            // Serve the same engine to meta wallets, as metachaind does.
+            let secret_path = secret_path.unwrap_or_else(|| dir.join("jwt.hex"));
+            let secret = metachaind::load_or_create_secret(&secret_path)?;
+            let cfg = metachaind::ServeConfig {
+                grpc_addr,
+                rpc_addr,
+                options: ain_rs::ServerOptions {
+                    auth: Some(secret),
+                    ..Default::default()
+                },
+                max_connections: 100,
+            };
+            let running = runtime()?.block_on(metachaind::start(engine.clone(), &cfg))?;
+            *SERVERS.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
+        }
+        *slot = Some(engine);
         Ok(())
     })
 }
 
 pub fn ain_shutdown() {
     let _ = guard("ain_shutdown", || {
-        ENGINE.write().unwrap_or_else(|e| e.into_inner()).take();
+        let servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner()).take();
         let rt = RUNTIME.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some(servers), Some(rt)) = (servers, rt.as_ref()) {
+            let _ = rt.block_on(servers.stop());
+        }
+        ENGINE.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(rt) = rt.and_then(|rt| Arc::try_unwrap(rt).ok()) {
             rt.shutdown_background();
         }

@@ -4,9 +4,11 @@
 #![allow(non_snake_case)]
 
 use crate::{guard, runtime, FfiError};
+use ain_rs::auth::JwtSecret;
 use ain_rs::client::DEFAULT_TIMEOUT;
 use ain_rs::{Connection, MetachainClient};
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 
 pub struct MetaClient {
@@ -32,14 +34,14 @@ impl MetaClient {
 
 pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiError> {
     guard("NewClient", || {
-        if !secret_path.is_empty() {
-            return Err(FfiError(
-                "NewClient: control-rpc secrets are not supported by this build yet".into(),
-            ));
-        }
+        let secret = if secret_path.is_empty() {
+            None
+        } else {
+            Some(JwtSecret::from_file(Path::new(secret_path)).map_err(FfiError)?)
+        };
         let runtime = runtime()?;
         let conn = runtime
-            .block_on(Connection::connect(url, DEFAULT_TIMEOUT))
+            .block_on(Connection::connect(url, DEFAULT_TIMEOUT, secret))
             .map_err(|e| FfiError(e.message))?;
         Ok(Box::new(MetaClient {
             client: MetachainClient::new(conn),

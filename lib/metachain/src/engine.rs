@@ -24,7 +24,12 @@ pub struct Engine {
     /// Serialises mint, connect, disconnect and mempool admission.
     writer: Mutex<()>,
     mempool: Mutex<Mempool>,
+    /// Head events for subscribers.
+    heads: tokio::sync::broadcast::Sender<MetaHeadEvent>,
 }
+
+/// Head events buffered per subscriber before it counts as fallen behind.
+const HEAD_EVENT_BUFFER: usize = 1024;
 
 /// Most transactions one block carries.
 pub const MAX_BLOCK_TXS: usize = 100_000;
@@ -261,6 +266,7 @@ impl Engine {
             tip: RwLock::new(tip),
             writer: Mutex::new(()),
             mempool: Mutex::new(Mempool::new(options.mempool_limit)),
+            heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
         })
     }
 
@@ -309,6 +315,28 @@ impl Engine {
             Ok(mut t) => *t = tip,
             Err(e) => *e.into_inner() = tip,
         }
+    }
+
+    fn publish(&self, kind: HeadEventKind, number: u64, hash: &[u8], parent: &[u8], tip: &Tip) {
+        // No subscriber is not an error.
+        let _ = self.heads.send(MetaHeadEvent {
+            kind: kind as i32,
+            number,
+            hash: hex::encode(hash),
+            parent_hash: hex::encode(parent),
+            state_root: hex::encode(&tip.state_root),
+            total_supply: tip.supply,
+        });
+    }
+
+    /// A receiver of every head connected or disconnected from now on.
+    pub fn subscribe_heads(&self) -> tokio::sync::broadcast::Receiver<MetaHeadEvent> {
+        self.heads.subscribe()
+    }
+
+    /// Number of live head subscriptions.
+    pub fn head_subscribers(&self) -> usize {
+        self.heads.receiver_count()
     }
 
     fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -587,6 +615,7 @@ impl Engine {
             block_hash: hex::encode(hash),
             number: new_tip.number,
         };
+        self.publish(HeadEventKind::Connected, new_tip.number, &hash, &header.parent_hash, &new_tip);
         self.set_tip(new_tip);
         let included = block.txs.iter().map(sig::tx_hash).collect();
         self.refill_mempool(Vec::new(), &included)?;
@@ -658,6 +687,7 @@ impl Engine {
             tip_hash: hex::encode(&prev.hash),
             number: prev.number,
         };
+        self.publish(HeadEventKind::Disconnected, tip.number, &tip.hash, &prev.hash, &prev);
         self.set_tip(prev);
         self.refill_mempool(transfers, &Default::default())?;
         Ok(result)
@@ -800,6 +830,24 @@ impl MetachainService for Engine {
         Ok(MetaSendTransactionResult {
             tx_hash: self.submit(tx)?,
         })
+    }
+
+    fn meta_get_status(&self, _input: MetaGetStatusInput) -> Result<MetaGetStatusResult, RpcError> {
+        let tip = self.tip();
+        Ok(MetaGetStatusResult {
+            version: VERSION.to_string(),
+            height: tip.number,
+            hash: hex::encode(&tip.hash),
+            mempool_size: self.mempool_len() as u64,
+            head_subscribers: self.head_subscribers() as u64,
+        })
+    }
+
+    fn meta_subscribe_new_heads(
+        &self,
+        _input: MetaSubscribeNewHeadsInput,
+    ) -> Result<ain_rs::Subscription<MetaHeadEvent>, RpcError> {
+        Ok(self.subscribe_heads())
     }
 
     fn meta_get_version(

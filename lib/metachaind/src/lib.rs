@@ -1,28 +1,125 @@
-//! Serving a metachain over the network: gRPC (tonic) and JSON-RPC over HTTP
-//! (jsonrpsee), both from the generated adapters, on loopback by default.
+//! Serving a metachain over the network: gRPC (tonic, with server reflection)
+//! and JSON-RPC over HTTP and WebSocket (jsonrpsee, with `rpc.discover`), both
+//! from the generated adapters, on loopback by default. `metachaind` and
+//! `defid -meta=--rpc-addr=...` both serve through [`start`].
 
-use ain_rs::MetachainService;
+use ain_rs::auth::{CheckAuthLayer, JwtSecret};
+use ain_rs::{MetachainService, ServerOptions};
 use anyhow::{Context, Result};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
 
-/// Where each transport listens; `None` disables it. Port 0 picks a free port.
+/// Where each transport listens and what it allows.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
+    /// gRPC address; `None` disables it. Port 0 picks a free port.
     pub grpc_addr: Option<SocketAddr>,
+    /// JSON-RPC (HTTP and WebSocket) address; `None` disables it.
     pub rpc_addr: Option<SocketAddr>,
+    /// Auth, per-call timeout and message-size limit.
+    pub options: ServerOptions,
+    /// Open connections allowed per transport.
+    pub max_connections: u32,
 }
 
 /// Servers that are up, with the addresses they actually bound.
 pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     pub rpc_addr: Option<SocketAddr>,
-    grpc: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<Result<()>>,
-    )>,
+    grpc: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)>,
     rpc: Option<jsonrpsee::server::ServerHandle>,
+}
+
+/// Reads the secret at `path`, or creates one there (mode 0600) if it is absent.
+pub fn load_or_create_secret(path: &Path) -> Result<JwtSecret> {
+    if path.exists() {
+        return JwtSecret::from_file(path).map_err(anyhow::Error::msg);
+    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let secret = JwtSecret::from_bytes(rand::random());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating auth secret {}", path.display()))?;
+    writeln!(file, "{}", secret.to_hex()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a new auth secret");
+    Ok(secret)
+}
+
+/// A TCP connection holding one of the transport's connection slots.
+struct LimitedConn {
+    io: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedConn {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedConn {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for LimitedConn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+/// Accepts connections while slots are free; beyond the limit a connection is
+/// closed at once and the refusal logged.
+fn limited_incoming(
+    listener: tokio::net::TcpListener,
+    max: u32,
+) -> tokio_stream::wrappers::ReceiverStream<std::io::Result<LimitedConn>> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max as usize));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let accepted = listener.accept().await;
+            let conn = match accepted {
+                Ok((io, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let _ = io.set_nodelay(true);
+                        Ok(LimitedConn { io, _slot: slot })
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, max, "gRPC connection refused: connection limit reached");
+                        continue;
+                    }
+                },
+                Err(e) => Err(e),
+            };
+            if tx.send(conn).await.is_err() {
+                return;
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 /// Binds and starts the servers for `svc`.
@@ -38,12 +135,23 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .await
             .with_context(|| format!("cannot bind gRPC address {addr}"))?;
         running.grpc_addr = Some(listener.local_addr()?);
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ain_rs::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("gRPC reflection")?;
+        let reflection_alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ain_rs::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("gRPC reflection")?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
-            .add_service(ain_rs::metachain_grpc_server(svc.clone()));
+        let router = tonic::transport::Server::builder()
+            .timeout(cfg.options.call_timeout)
+            .add_service(ain_rs::metachain_grpc_server(svc.clone(), cfg.options.clone()))
+            .add_service(reflection)
+            .add_service(reflection_alpha);
+        let incoming = limited_incoming(listener, cfg.max_connections);
         let task = tokio::spawn(async move {
-            server
+            router
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
                 })
@@ -53,12 +161,20 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
         running.grpc = Some((stop_tx, task));
     }
     if let Some(addr) = cfg.rpc_addr {
+        let size = u32::try_from(cfg.options.max_message_size).unwrap_or(u32::MAX);
+        let config = jsonrpsee::server::ServerConfig::builder()
+            .max_request_body_size(size)
+            .max_response_body_size(size)
+            .max_connections(cfg.max_connections)
+            .build();
         let server = jsonrpsee::server::Server::builder()
+            .set_config(config)
+            .set_http_middleware(tower::ServiceBuilder::new().layer(CheckAuthLayer(cfg.options.auth.clone())))
             .build(addr)
             .await
             .with_context(|| format!("cannot bind JSON-RPC address {addr}"))?;
         running.rpc_addr = Some(server.local_addr()?);
-        let module = ain_rs::metachain_rpc_module(svc.clone())?;
+        let module = ain_rs::metachain_rpc_module(svc.clone(), cfg.options.clone())?;
         running.rpc = Some(server.start(module));
     }
     Ok(running)
@@ -80,11 +196,7 @@ impl Running {
 }
 
 /// Runs the servers until `shutdown` resolves.
-pub async fn serve(
-    svc: Arc<dyn MetachainService>,
-    cfg: &ServeConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<()> {
+pub async fn serve(svc: Arc<dyn MetachainService>, cfg: &ServeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
     let running = start(svc, cfg).await?;
     shutdown.await;
     running.stop().await

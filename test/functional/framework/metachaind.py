@@ -34,7 +34,13 @@ class Metachaind:
             return words[1:3] if words[:1] == ["listening"] and len(words) >= 3 else None
 
         self.grpc_url, self.http_url = wait_until(listening, what="metachaind to listen")
+        self.ws_url = self.http_url.replace("http://", "ws://")
         return self
+
+    @property
+    def secret_path(self):
+        """The JWT secret metachaind generated for its control rpcs."""
+        return os.path.join(self.datadir, "data", "jwt.hex")
 
     def url(self, mode):
         return self.grpc_url if mode == "grpc" else self.http_url
