@@ -85,7 +85,8 @@ impl JwtSecret {
     /// Checks a token's signature and freshness.
     pub fn verify(&self, token: &str) -> Result<(), String> {
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err("malformed JWT".into());
         };
@@ -97,7 +98,9 @@ impl JwtSecret {
         if header["alg"] != "HS256" {
             return Err(format!("unsupported JWT algorithm {}", header["alg"]));
         }
-        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| "malformed JWT signature")?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| "malformed JWT signature")?;
         self.mac(&format!("{h}.{c}"))
             .verify_slice(&sig)
             .map_err(|_| "JWT signature does not verify (wrong secret?)")?;
@@ -226,14 +229,33 @@ mod tests {
     fn tokens_verify_and_fail_clearly() {
         let s = JwtSecret::from_bytes([7; 32]);
         assert_eq!(s.verify(&s.token()), Ok(()));
-        assert!(s.verify(&s.token_at(now() - 61)).unwrap_err().contains("stale"));
-        assert!(s.verify(&s.token_at(now() + 61)).unwrap_err().contains("stale"));
+        assert!(s
+            .verify(&s.token_at(now() - 61))
+            .unwrap_err()
+            .contains("stale"));
+        assert!(s
+            .verify(&s.token_at(now() + 61))
+            .unwrap_err()
+            .contains("stale"));
         let other = JwtSecret::from_bytes([8; 32]);
-        assert!(other.verify(&s.token()).unwrap_err().contains("does not verify"));
+        assert!(other
+            .verify(&s.token())
+            .unwrap_err()
+            .contains("does not verify"));
         assert!(s.verify("a.b").unwrap_err().contains("malformed"));
         assert!(s.verify_header(None).unwrap_err().contains("missing"));
-        assert!(s.verify_header(Some("Basic x")).unwrap_err().contains("Bearer"));
-        assert_eq!(JwtSecret::from_hex(&format!("0x{}\n", s.to_hex())).unwrap().0, s.0);
-        assert!(JwtSecret::from_hex("abcd").unwrap_err().contains("expected 32"));
+        assert!(s
+            .verify_header(Some("Basic x"))
+            .unwrap_err()
+            .contains("Bearer"));
+        assert_eq!(
+            JwtSecret::from_hex(&format!("0x{}\n", s.to_hex()))
+                .unwrap()
+                .0,
+            s.0
+        );
+        assert!(JwtSecret::from_hex("abcd")
+            .unwrap_err()
+            .contains("expected 32"));
     }
 }

@@ -21,7 +21,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024 * 1024;
 
 /// The HTTP JSON-RPC client, adding a fresh token to every request.
-pub type HttpClient = jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<AddAuth<HttpBackend>>>>;
+pub type HttpClient =
+    jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<AddAuth<HttpBackend>>>>;
 
 /// The stream a client gets from a server-streaming rpc.
 pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, RpcError>> + Send>>;
@@ -45,20 +46,28 @@ pub struct Connection {
 }
 
 fn unavailable(url: &str, e: impl std::fmt::Display) -> RpcError {
-    RpcError::new(ErrorCode::Unavailable, format!("cannot connect to {url}: {e}"))
+    RpcError::new(
+        ErrorCode::Unavailable,
+        format!("cannot connect to {url}: {e}"),
+    )
 }
 
 impl Connection {
     /// Connects to `url`. gRPC and WebSocket connect eagerly, so an unreachable
     /// server is reported here; HTTP reports it on the first call.
-    pub async fn connect(url: &str, timeout: Duration, secret: Option<JwtSecret>) -> Result<Self, RpcError> {
+    pub async fn connect(
+        url: &str,
+        timeout: Duration,
+        secret: Option<JwtSecret>,
+    ) -> Result<Self, RpcError> {
         let transport = if let Some(authority) = url.strip_prefix("grpc://") {
             let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?
                 .connect_timeout(timeout)
                 .timeout(timeout);
             let channel = endpoint.connect().await.map_err(|e| {
-                let cause = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+                let cause = std::error::Error::source(&e)
+                    .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
                 unavailable(url, cause)
             })?;
             Transport::Grpc(channel)
@@ -67,7 +76,9 @@ impl Connection {
                 .request_timeout(timeout)
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
-                .set_http_middleware(tower::ServiceBuilder::new().layer(AddAuthLayer(secret.clone())))
+                .set_http_middleware(
+                    tower::ServiceBuilder::new().layer(AddAuthLayer(secret.clone())),
+                )
                 .build(url)
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?;
             Transport::Http(client)
@@ -113,7 +124,11 @@ impl Connection {
     }
 
     /// Runs one call under the timeout.
-    pub async fn call<T>(&self, rpc: &str, fut: impl Future<Output = Result<T, RpcError>>) -> Result<T, RpcError> {
+    pub async fn call<T>(
+        &self,
+        rpc: &str,
+        fut: impl Future<Output = Result<T, RpcError>>,
+    ) -> Result<T, RpcError> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(RpcError::new(
@@ -149,7 +164,11 @@ impl Connection {
     }
 
     /// One JSON-RPC call over HTTP or WebSocket.
-    pub async fn jsonrpc_call<I: Serialize, O: DeserializeOwned>(&self, method: &str, input: I) -> Result<O, RpcError> {
+    pub async fn jsonrpc_call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        method: &str,
+        input: I,
+    ) -> Result<O, RpcError> {
         let params = jsonrpsee::rpc_params![input];
         match &self.transport {
             Transport::Http(c) => c.request(method, params).await.map_err(RpcError::from),

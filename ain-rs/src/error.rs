@@ -117,13 +117,12 @@ impl From<tonic::Status> for RpcError {
     fn from(s: tonic::Status) -> Self {
         use tonic::Code;
         let code = match s.code() {
-            Code::InvalidArgument | Code::OutOfRange | Code::Unimplemented => {
-                ErrorCode::InvalidArgument
-            }
+            Code::InvalidArgument | Code::Unimplemented => ErrorCode::InvalidArgument,
+            // tonic reports an over-limit message as OutOfRange.
+            Code::ResourceExhausted | Code::OutOfRange => ErrorCode::ResourceExhausted,
             Code::NotFound => ErrorCode::NotFound,
             Code::FailedPrecondition | Code::Aborted => ErrorCode::FailedPrecondition,
             Code::AlreadyExists => ErrorCode::AlreadyExists,
-            Code::ResourceExhausted => ErrorCode::ResourceExhausted,
             Code::Unauthenticated | Code::PermissionDenied => ErrorCode::Unauthenticated,
             Code::Unavailable => ErrorCode::Unavailable,
             Code::DeadlineExceeded | Code::Cancelled => ErrorCode::DeadlineExceeded,
@@ -151,7 +150,15 @@ impl From<jsonrpsee::core::client::Error> for RpcError {
                 ErrorCode::from_jsonrpc_code(obj.code()),
                 obj.message().to_string(),
             ),
+            Error::Transport(t) if t.to_string().contains("413") => RpcError::new(
+                ErrorCode::ResourceExhausted,
+                "request is larger than the server accepts (HTTP 413 Payload Too Large)",
+            ),
             Error::Transport(t) => RpcError::new(ErrorCode::Unavailable, t.to_string()),
+            Error::RestartNeeded(e) => RpcError::new(
+                ErrorCode::Unavailable,
+                format!("the server closed the connection (over a size limit, or stopped): {e}"),
+            ),
             Error::RequestTimeout => {
                 RpcError::new(ErrorCode::DeadlineExceeded, "request timed out")
             }

@@ -10,7 +10,10 @@ pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + 
 
 /// Runs a blocking service call off the async workers, under `timeout`. A
 /// panic in the call becomes an internal error instead of taking the server down.
-pub async fn serve_blocking<T, F>(timeout: Duration, f: F) -> Result<tonic::Response<T>, tonic::Status>
+pub async fn serve_blocking<T, F>(
+    timeout: Duration,
+    f: F,
+) -> Result<tonic::Response<T>, tonic::Status>
 where
     F: FnOnce() -> Result<T, RpcError> + Send + 'static,
     T: Send + 'static,

@@ -31,7 +31,11 @@ pub fn parse_params<T: DeserializeOwned>(params: Params) -> Result<T, ErrorObjec
             )))
         }
         object @ Value::Object(_) => object,
-        other => return Err(invalid(format!("expected an object parameter, got {other}"))),
+        other => {
+            return Err(invalid(format!(
+                "expected an object parameter, got {other}"
+            )))
+        }
     };
     serde_json::from_value(input).map_err(|e| invalid(format!("invalid params: {e}")))
 }

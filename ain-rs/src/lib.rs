@@ -23,7 +23,8 @@ pub use server::ServerOptions;
 pub type Subscription<T> = tokio::sync::broadcast::Receiver<T>;
 
 /// The encoded `FileDescriptorSet` of the spec, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin"));
 
 include!(concat!(env!("OUT_DIR"), "/_packages.rs"));
 include!(concat!(env!("OUT_DIR"), "/service.rs"));

@@ -29,7 +29,11 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// Checks a control rpc's gRPC `authorization` metadata.
     #[allow(clippy::result_large_err)]
-    pub fn check_grpc(&self, rpc: &str, md: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
+    pub fn check_grpc(
+        &self,
+        rpc: &str,
+        md: &tonic::metadata::MetadataMap,
+    ) -> Result<(), tonic::Status> {
         let Some(secret) = &self.auth else {
             return Ok(());
         };
@@ -49,8 +53,11 @@ impl ServerOptions {
             None => Err("the server checks no credentials on this transport".into()),
         };
         outcome.map_err(|e| {
-            crate::RpcError::new(crate::ErrorCode::Unauthenticated, format!("{rpc} is a control rpc: {e}"))
-                .into()
+            crate::RpcError::new(
+                crate::ErrorCode::Unauthenticated,
+                format!("{rpc} is a control rpc: {e}"),
+            )
+            .into()
         })
     }
 }

@@ -104,7 +104,10 @@ impl MetachainService for TestChain {
             ..Default::default()
         })
     }
-    fn meta_subscribe_new_heads(&self, _: MetaSubscribeNewHeadsInput) -> Result<ain_rs::Subscription<MetaHeadEvent>, RpcError> {
+    fn meta_subscribe_new_heads(
+        &self,
+        _: MetaSubscribeNewHeadsInput,
+    ) -> Result<ain_rs::Subscription<MetaHeadEvent>, RpcError> {
         Ok(self.heads.subscribe())
     }
     fn meta_get_version(&self, _: MetaGetVersionInput) -> Result<MetaGetVersionResult, RpcError> {
@@ -132,8 +135,8 @@ async fn start_with(opts: ain_rs::ServerOptions) -> Servers {
     let svc: Arc<dyn MetachainService> = Arc::new(TestChain::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let grpc = listener.local_addr().unwrap();
-    let router =
-        tonic::transport::Server::builder().add_service(ain_rs::metachain_grpc_server(svc.clone(), opts.clone()));
+    let router = tonic::transport::Server::builder()
+        .add_service(ain_rs::metachain_grpc_server(svc.clone(), opts.clone()));
     tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
     let server = jsonrpsee::server::Server::builder()
         .build("127.0.0.1:0")
@@ -149,7 +152,9 @@ async fn start_with(opts: ain_rs::ServerOptions) -> Servers {
 }
 
 async fn clients(s: &Servers, timeout: Duration) -> [MetachainClient; 3] {
-    let connect = |url: String| async move { MetachainClient::new(Connection::connect(&url, timeout, None).await.unwrap()) };
+    let connect = |url: String| async move {
+        MetachainClient::new(Connection::connect(&url, timeout, None).await.unwrap())
+    };
     [
         connect(format!("grpc://{}", s.grpc)).await,
         connect(format!("http://{}", s.http)).await,
@@ -186,7 +191,10 @@ fn mint_input() -> MetaMintBlockInput {
 async fn both_transports_give_identical_results() {
     let s = start().await;
     let [grpc, jsonrpc, ws] = clients(&s, Duration::from_secs(5)).await;
-    assert_eq!(ws.meta_mint_block(mint_input()).await.unwrap(), grpc.meta_mint_block(mint_input()).await.unwrap());
+    assert_eq!(
+        ws.meta_mint_block(mint_input()).await.unwrap(),
+        grpc.meta_mint_block(mint_input()).await.unwrap()
+    );
     let a = grpc.meta_mint_block(mint_input()).await.unwrap();
     let b = jsonrpc.meta_mint_block(mint_input()).await.unwrap();
     assert_eq!(a, b);
@@ -279,16 +287,34 @@ async fn subscriptions_stream_heads_over_grpc_and_websocket_and_end_with_the_cli
     use tokio_stream::StreamExt;
     let s = start().await;
     let [grpc, http, ws] = clients(&s, Duration::from_secs(5)).await;
-    let e = http.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.err().unwrap();
+    let e = http
+        .meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {})
+        .await
+        .err()
+        .unwrap();
     assert!(e.message.contains("needs a ws:// or grpc://"), "{e:?}");
     let mut streams = vec![
-        grpc.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.unwrap(),
-        ws.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {}).await.unwrap(),
+        grpc.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {})
+            .await
+            .unwrap(),
+        ws.meta_subscribe_new_heads(MetaSubscribeNewHeadsInput {})
+            .await
+            .unwrap(),
     ];
-    let subscribers = || async { grpc.meta_get_status(MetaGetStatusInput {}).await.unwrap().head_subscribers };
+    let subscribers = || async {
+        grpc.meta_get_status(MetaGetStatusInput {})
+            .await
+            .unwrap()
+            .head_subscribers
+    };
     wait_for(|| async { subscribers().await == 2 }).await;
     for payload in [vec![1u8], vec![2], vec![3]] {
-        grpc.meta_connect_block(MetaConnectBlockInput { payload, context: None }).await.unwrap();
+        grpc.meta_connect_block(MetaConnectBlockInput {
+            payload,
+            context: None,
+        })
+        .await
+        .unwrap();
     }
     for stream in &mut streams {
         let mut got = Vec::new();
@@ -319,7 +345,12 @@ async fn the_server_ends_calls_that_exceed_its_limit() {
     })
     .await;
     for client in clients(&s, Duration::from_secs(10)).await {
-        let e = client.meta_get_balance(MetaGetBalanceInput { address: "slow".into() }).await.unwrap_err();
+        let e = client
+            .meta_get_balance(MetaGetBalanceInput {
+                address: "slow".into(),
+            })
+            .await
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::DeadlineExceeded, "{e:?}");
         assert!(e.message.contains("server's"), "{e:?}");
     }

@@ -37,8 +37,11 @@ pub fn generate(spec: &Spec, out_dir: &Path) -> Result<()> {
         .compile_fds(spec.fds.clone())
         .context("generating prost and tonic code")?;
     std::fs::write(out_dir.join(SERVICE_FILE), service_rs(spec)).context("writing service.rs")?;
-    std::fs::write(out_dir.join(DESCRIPTOR_FILE), prost::Message::encode_to_vec(&spec.fds))
-        .context("writing the file descriptor set")?;
+    std::fs::write(
+        out_dir.join(DESCRIPTOR_FILE),
+        prost::Message::encode_to_vec(&spec.fds),
+    )
+    .context("writing the file descriptor set")?;
     Ok(())
 }
 
@@ -72,7 +75,10 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
     let client_mod = format!("crate::{pkg}::{snake}_client");
 
     // b. The service trait.
-    let _ = writeln!(o, "/// Implemented by an engine to serve `{pkg}.{svc}`: one method per rpc.");
+    let _ = writeln!(
+        o,
+        "/// Implemented by an engine to serve `{pkg}.{svc}`: one method per rpc."
+    );
     let _ = writeln!(o, "pub trait {trait_name}: Send + Sync + 'static {{");
     for m in s.methods.iter().filter(|m| m.server) {
         doc(o, "    ", &m.doc);
@@ -96,11 +102,18 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
         "/// Serves any [`{trait_name}`] over gRPC.\npub struct {svc}Grpc<T: ?Sized> {{\n    svc: std::sync::Arc<T>,\n    opts: std::sync::Arc<crate::ServerOptions>,\n}}\n"
     );
     let _ = writeln!(o, "#[tonic::async_trait]");
-    let _ = writeln!(o, "impl<T: {trait_name} + ?Sized> {server_mod}::{svc} for {svc}Grpc<T> {{");
+    let _ = writeln!(
+        o,
+        "impl<T: {trait_name} + ?Sized> {server_mod}::{svc} for {svc}Grpc<T> {{"
+    );
     for m in &s.methods {
         let (name, inp, out) = (m.snake_name(), ty(&m.input), ty(&m.output));
         let resp = if m.streaming {
-            let _ = writeln!(o, "    type {}Stream = crate::grpc::EventStream<{out}>;", m.name);
+            let _ = writeln!(
+                o,
+                "    type {}Stream = crate::grpc::EventStream<{out}>;",
+                m.name
+            );
             format!("Self::{}Stream", m.name)
         } else {
             out.clone()
@@ -118,7 +131,11 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
             continue;
         }
         if m.auth {
-            let _ = writeln!(o, "        self.opts.check_grpc(\"{}\", request.metadata())?;", m.name);
+            let _ = writeln!(
+                o,
+                "        self.opts.check_grpc(\"{}\", request.metadata())?;",
+                m.name
+            );
         }
         if m.streaming {
             let _ = writeln!(
@@ -267,11 +284,15 @@ fn lower_camel(s: &str) -> String {
 fn field_schema(spec: &Spec, f: &Field) -> serde_json::Value {
     use serde_json::json;
     let one = match &f.ty {
-        FieldType::I64 | FieldType::U64 | FieldType::I32 | FieldType::U32 => json!({"type": "integer"}),
+        FieldType::I64 | FieldType::U64 | FieldType::I32 | FieldType::U32 => {
+            json!({"type": "integer"})
+        }
         FieldType::F64 => json!({"type": "number"}),
         FieldType::Bool => json!({"type": "boolean"}),
         FieldType::String => json!({"type": "string"}),
-        FieldType::Bytes => json!({"type": "string", "pattern": "^([0-9a-f]{2})*$", "description": "hex"}),
+        FieldType::Bytes => {
+            json!({"type": "string", "pattern": "^([0-9a-f]{2})*$", "description": "hex"})
+        }
         FieldType::Message(n) => json!({"$ref": format!("#/components/schemas/{n}")}),
         FieldType::Enum(n) => {
             let values: Vec<i32> = spec

@@ -14,7 +14,8 @@ lazy_static! {
     static ref SERVERS: Mutex<Option<metachaind::Running>> = Mutex::new(None);
 }
 
-const META_ARGS_HELP: &str = "supported: --datadir=<dir> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
+const META_ARGS_HELP: &str =
+    "supported: --datadir=<dir> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
 
 /// The shared tokio runtime, created on first use.
 pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
@@ -59,8 +60,14 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
                 Some(("--datadir", value)) => dir = value.into(),
                 Some(("--grpc-addr", value)) => grpc_addr = Some(addr(arg, value)?),
                 Some(("--rpc-addr", value)) => rpc_addr = Some(addr(arg, value)?),
-                Some(("--auth-secret", value)) => secret_path = Some(std::path::PathBuf::from(value)),
-                _ => return Err(FfiError(format!("unknown -meta argument {arg:?} ({META_ARGS_HELP})"))),
+                Some(("--auth-secret", value)) => {
+                    secret_path = Some(std::path::PathBuf::from(value))
+                }
+                _ => {
+                    return Err(FfiError(format!(
+                        "unknown -meta argument {arg:?} ({META_ARGS_HELP})"
+                    )))
+                }
             }
         }
         if dir.as_os_str().is_empty() {

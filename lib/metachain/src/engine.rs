@@ -615,7 +615,13 @@ impl Engine {
             block_hash: hex::encode(hash),
             number: new_tip.number,
         };
-        self.publish(HeadEventKind::Connected, new_tip.number, &hash, &header.parent_hash, &new_tip);
+        self.publish(
+            HeadEventKind::Connected,
+            new_tip.number,
+            &hash,
+            &header.parent_hash,
+            &new_tip,
+        );
         self.set_tip(new_tip);
         let included = block.txs.iter().map(sig::tx_hash).collect();
         self.refill_mempool(Vec::new(), &included)?;
@@ -687,7 +693,13 @@ impl Engine {
             tip_hash: hex::encode(&prev.hash),
             number: prev.number,
         };
-        self.publish(HeadEventKind::Disconnected, tip.number, &tip.hash, &prev.hash, &prev);
+        self.publish(
+            HeadEventKind::Disconnected,
+            tip.number,
+            &tip.hash,
+            &prev.hash,
+            &prev,
+        );
         self.set_tip(prev);
         self.refill_mempool(transfers, &Default::default())?;
         Ok(result)

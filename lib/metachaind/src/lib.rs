@@ -33,7 +33,10 @@ pub struct ServeConfig {
 pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     pub rpc_addr: Option<SocketAddr>,
-    grpc: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>)>,
+    grpc: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<()>>,
+    )>,
     rpc: Option<jsonrpsee::server::ServerHandle>,
 }
 
@@ -66,19 +69,30 @@ struct LimitedConn {
 }
 
 impl AsyncRead for LimitedConn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for LimitedConn {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_flush(cx)
     }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
@@ -146,7 +160,10 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let router = tonic::transport::Server::builder()
             .timeout(cfg.options.call_timeout)
-            .add_service(ain_rs::metachain_grpc_server(svc.clone(), cfg.options.clone()))
+            .add_service(ain_rs::metachain_grpc_server(
+                svc.clone(),
+                cfg.options.clone(),
+            ))
             .add_service(reflection)
             .add_service(reflection_alpha);
         let incoming = limited_incoming(listener, cfg.max_connections);
@@ -169,7 +186,9 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .build();
         let server = jsonrpsee::server::Server::builder()
             .set_config(config)
-            .set_http_middleware(tower::ServiceBuilder::new().layer(CheckAuthLayer(cfg.options.auth.clone())))
+            .set_http_middleware(
+                tower::ServiceBuilder::new().layer(CheckAuthLayer(cfg.options.auth.clone())),
+            )
             .build(addr)
             .await
             .with_context(|| format!("cannot bind JSON-RPC address {addr}"))?;
@@ -196,7 +215,11 @@ impl Running {
 }
 
 /// Runs the servers until `shutdown` resolves.
-pub async fn serve(svc: Arc<dyn MetachainService>, cfg: &ServeConfig, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn serve(
+    svc: Arc<dyn MetachainService>,
+    cfg: &ServeConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let running = start(svc, cfg).await?;
     shutdown.await;
     running.stop().await

@@ -85,7 +85,8 @@ fn load_settings() -> Result<Settings> {
     });
     let file = match &path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading config {}", p.display()))?;
             toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))?
         }
         None => Settings::default(),
@@ -95,7 +96,10 @@ fn load_settings() -> Result<Settings> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(mut int), Ok(mut term)) => {
             tokio::select! {
                 _ = int.recv() => {},
@@ -121,7 +125,10 @@ async fn main() -> Result<()> {
         .init();
 
     let datadir = s.datadir.clone().unwrap_or_else(default_datadir);
-    let secret_path = s.auth_secret.clone().unwrap_or_else(|| datadir.join("jwt.hex"));
+    let secret_path = s
+        .auth_secret
+        .clone()
+        .unwrap_or_else(|| datadir.join("jwt.hex"));
     let secret = metachaind::load_or_create_secret(&secret_path)?;
     let engine = metachain::Engine::open_with(
         &datadir,
@@ -137,8 +144,14 @@ async fn main() -> Result<()> {
         "metachain opened"
     );
     let cfg = ServeConfig {
-        grpc_addr: Some(s.grpc_addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051)))),
-        rpc_addr: Some(s.rpc_addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8545)))),
+        grpc_addr: Some(
+            s.grpc_addr
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
+        ),
+        rpc_addr: Some(
+            s.rpc_addr
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8545))),
+        ),
         options: ServerOptions {
             auth: Some(secret),
             call_timeout: Duration::from_secs(s.call_timeout_secs.unwrap_or(30)),
