@@ -8,7 +8,7 @@ BUILD_DIR="$ROOT/build"
 # Debian packages the build and the tests need.
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3)
 # Python modules the functional tests import, as module:pip-package.
-PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools websockets:websockets)
+PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets)
 MIN_RUST="1.88"
 
 log() { printf '==> %s\n' "$*"; }

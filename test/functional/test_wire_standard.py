@@ -1,0 +1,137 @@
+"""metachaind speaks standard wire formats: clients that are not ours (grpcio
+with stubs compiled from protobuf/ at test time, requests, websockets) work."""
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import types
+
+import grpc
+import pytest
+import requests
+import websockets
+
+from conftest import ROOT
+from framework import jwt
+
+
+@pytest.fixture(scope="module")
+def pb(tmp_path_factory):
+    """Python stubs compiled from protobuf/ by grpcio-tools."""
+    out = tmp_path_factory.mktemp("pb")
+    proto_dir = os.path.join(ROOT, "protobuf")
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{proto_dir}",
+                    f"--python_out={out}", f"--grpc_python_out={out}",
+                    "types/metachain.proto", "rpc/metachain.proto"], check=True)
+
+    def load(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    # The proto package `types` shares its name with Python's stdlib module,
+    # so the generated `from types import metachain_pb2` is served by hand.
+    msgs = load("types.metachain_pb2", out / "types" / "metachain_pb2.py")
+    types.metachain_pb2 = msgs
+    load("rpc.metachain_pb2", out / "rpc" / "metachain_pb2.py")
+    svc = load("rpc.metachain_pb2_grpc", out / "rpc" / "metachain_pb2_grpc.py")
+    return msgs, svc
+
+
+def _deposit_input(msgs, height, to, amount):
+    return msgs.MetaMintBlockInput(
+        txs=[msgs.NativeTx(kind=msgs.TX_KIND_DEPOSIT, to=to, amount=amount, native_txid=f"py{height}")],
+        context=msgs.NativeContext(height=height, time=1_700_000_000 + height))
+
+
+ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"
+
+
+def test_grpcio_client_with_compiled_stubs(metachaind, pb):
+    msgs, svc = pb
+    server = metachaind()
+    channel = grpc.insecure_channel(server.grpc_url.removeprefix("grpc://"))
+    stub = svc.MetachainStub(channel)
+    assert stub.MetaGetTip(msgs.MetaGetTipInput()).number == 0
+
+    with pytest.raises(grpc.RpcError) as err:
+        stub.MetaMintBlock(_deposit_input(msgs, 1, ALICE, 5))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "control rpc" in err.value.details()
+
+    auth = [("authorization", f"Bearer {jwt.token(server.secret_path)}")]
+    minted = stub.MetaMintBlock(_deposit_input(msgs, 1, ALICE, 5), metadata=auth)
+    assert minted.receipts[0].success
+    connected = stub.MetaConnectBlock(
+        msgs.MetaConnectBlockInput(payload=minted.payload, context=msgs.NativeContext(height=1, time=1_700_000_001)),
+        metadata=auth)
+    assert connected.block_hash == minted.block_hash
+    assert stub.MetaGetBalance(msgs.MetaGetBalanceInput(address=ALICE)).balance == 5
+
+    stale = [("authorization", f"Bearer {jwt.token(server.secret_path, iat=1)}")]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.MetaMintBlock(_deposit_input(msgs, 2, ALICE, 5), metadata=stale)
+    assert "stale JWT" in err.value.details()
+
+
+def test_grpc_reflection_lists_the_service(metachaind):
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+    server = metachaind()
+    channel = grpc.insecure_channel(server.grpc_url.removeprefix("grpc://"))
+    services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert "rpc.Metachain" in services
+
+
+def _post(url, body, token=None):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return requests.post(url, data=body if isinstance(body, str) else json.dumps(body),
+                         headers=headers, timeout=10)
+
+
+def test_plain_http_json_rpc(metachaind):
+    server = metachaind()
+    tip = _post(server.http_url, {"jsonrpc": "2.0", "id": 1, "method": "meta_getTip", "params": []}).json()
+    assert tip["result"]["number"] == 0
+    assert _post(server.http_url, "{not json").json()["error"]["code"] == -32700
+    assert _post(server.http_url, {"jsonrpc": "2.0", "id": 1, "method": "nope"}).json()["error"]["code"] == -32601
+    bad = _post(server.http_url, {"jsonrpc": "2.0", "id": 1, "method": "meta_getBalance",
+                                  "params": [{"address": ALICE, "extra": 1}]}).json()
+    assert bad["error"]["code"] == -32602 and "unknown field" in bad["error"]["message"]
+    control = {"jsonrpc": "2.0", "id": 1, "method": "metaConsensusRpc_mintBlock", "params": [{}]}
+    assert _post(server.http_url, control).json()["error"]["code"] == -32005
+    ok = _post(server.http_url, control, jwt.token(server.secret_path)).json()
+    assert "payload" in ok["result"]
+    batch = _post(server.http_url, [{"jsonrpc": "2.0", "id": i, "method": "meta_getVersion"} for i in (1, 2)]).json()
+    assert sorted(r["id"] for r in batch) == [1, 2]
+
+
+def test_websocket_subscription_receives_new_heads(metachaind):
+    server = metachaind()
+
+    async def scenario():
+        async with websockets.connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "metaSubscribe_newHeads", "params": []}))
+            sub_id = json.loads(await ws.recv())["result"]
+            token = jwt.token(server.secret_path)
+            for height in (1, 2):
+                minted = _post(server.http_url, {"jsonrpc": "2.0", "id": 2, "method": "metaConsensusRpc_mintBlock",
+                                                 "params": [{"context": {"height": height, "time": height}}]},
+                               token).json()["result"]
+                _post(server.http_url, {"jsonrpc": "2.0", "id": 3, "method": "metaConsensusRpc_connectBlock",
+                                        "params": [{"payload": minted["payload"],
+                                                    "context": {"height": height, "time": height}}]}, token)
+                note = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert note["method"] == "metaSubscription_newHeads"
+                assert note["params"]["subscription"] == sub_id
+                assert note["params"]["result"]["number"] == height
+                assert note["params"]["result"]["hash"] == minted["blockHash"]
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 4, "method": "metaUnsubscribe_newHeads",
+                                      "params": [sub_id]}))
+            assert json.loads(await ws.recv())["result"] is True
+
+    asyncio.run(scenario())
