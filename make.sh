@@ -110,8 +110,8 @@ cmd_run() {
 
 cmd_bench() {
     cmd_build
-    log "get-tip: FFI vs gRPC vs JSON-RPC"
-    "$BUILD_DIR/bench_get_tip"
+    log "transports: FFI vs gRPC vs JSON-RPC"
+    "$BUILD_DIR/bench_transports"
     log "metachain engine (criterion)"
     cargo bench --locked -p metachain --bench engine
 }

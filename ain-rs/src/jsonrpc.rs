@@ -14,30 +14,24 @@ fn invalid(message: String) -> ErrorObjectOwned {
 
 /// Reads an rpc's one input message from JSON-RPC params. Accepted: `[input]`,
 /// `input` as a by-name object, or no params / `[]` for an all-default input.
-pub fn parse_params<T: DeserializeOwned>(params: Params) -> Result<T, ErrorObjectOwned> {
-    let value: Value = match params.as_str() {
-        None => Value::Null,
-        Some(raw) => serde_json::from_str(raw).map_err(|e| invalid(format!("bad params: {e}")))?,
+/// Parses straight into the message: payloads can be megabytes.
+pub fn parse_params<T: DeserializeOwned + Default>(params: Params) -> Result<T, ErrorObjectOwned> {
+    let Some(raw) = params.as_str() else {
+        return Ok(T::default());
     };
-    let input = match value {
-        Value::Null => Value::Object(Default::default()),
-        Value::Array(mut items) if items.len() <= 1 => {
-            items.pop().unwrap_or(Value::Object(Default::default()))
+    let bad = |e: serde_json::Error| invalid(format!("invalid params: {e}"));
+    match raw.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let mut items: Vec<T> = serde_json::from_str(raw).map_err(bad)?;
+            match items.len() {
+                0 => Ok(T::default()),
+                1 => Ok(items.remove(0)),
+                n => Err(invalid(format!("expected one object parameter, got {n}"))),
+            }
         }
-        Value::Array(items) => {
-            return Err(invalid(format!(
-                "expected one object parameter, got {}",
-                items.len()
-            )))
-        }
-        object @ Value::Object(_) => object,
-        other => {
-            return Err(invalid(format!(
-                "expected an object parameter, got {other}"
-            )))
-        }
-    };
-    serde_json::from_value(input).map_err(|e| invalid(format!("invalid params: {e}")))
+        Some(b'{') => serde_json::from_str(raw).map_err(bad),
+        _ => Err(invalid(format!("expected an object parameter, got {raw}"))),
+    }
 }
 
 /// Runs a blocking service call on the blocking pool under `timeout`; a panic
