@@ -84,7 +84,7 @@ fn adding_an_rpc_to_the_proto_is_the_only_step() {
     parses_as_rust(&service);
     assert!(service.contains("fn meta_ping(&self, input: crate::types::MetaPingInput)"));
     assert!(service.contains("svc.meta_ping(input)"));
-    assert!(service.contains("register_blocking_method(\"metaTest_ping\""));
+    assert!(service.contains("register_async_method(\"metaTest_ping\""));
     assert!(service.contains("pub async fn meta_ping(&self"));
     assert!(service.contains("/// Echoes a nonce."));
 
@@ -104,6 +104,35 @@ fn adding_an_rpc_to_the_proto_is_the_only_step() {
     parses_as_rust(&std::fs::read_to_string(out.path().join("libain_rpc.rs")).unwrap());
     assert!(out.path().join("src/libmc.cpp").exists());
     assert!(out.path().join("include/rust/cxx.h").exists());
+}
+
+#[test]
+fn auth_and_streaming_rpcs_are_generated_everywhere_they_belong() {
+    let types = "\nmessage MetaTickInput {}\nmessage MetaTick { uint64 n = 1; }\n";
+    let rpcs = "  // [rpc: metaTest_secret] [auth]\n  rpc MetaSecret(types.MetaPingInput) returns (types.MetaPingResult);\n\
+                // [rpc: metaSubscribe_ticks]\n  rpc MetaTicks(types.MetaTickInput) returns (stream types.MetaTick);\n";
+    let dir = spec_with(&format!("{PING_TYPES}{types}"), rpcs);
+    let spec = Spec::load(dir.path()).unwrap();
+    let service = rust::service_rs(&spec);
+    parses_as_rust(&service);
+    // [auth]: both servers check credentials for it, and only for it.
+    assert!(service.contains("self.opts.check_grpc(\"MetaSecret\""));
+    assert!(service.contains("o.check_jsonrpc(\"MetaSecret\""));
+    assert!(!service.contains("check_grpc(\"MetaGetTip\""));
+    // A stream: trait, gRPC stream type, JSON-RPC subscription, client.
+    assert!(service.contains("fn meta_ticks(&self, input: crate::types::MetaTickInput) -> Result<crate::Subscription<crate::types::MetaTick>"));
+    assert!(service.contains("type MetaTicksStream = crate::grpc::EventStream<crate::types::MetaTick>;"));
+    assert!(service.contains("register_subscription(\"metaSubscribe_ticks\", \"metaSubscription_ticks\", \"metaUnsubscribe_ticks\""));
+    assert!(service.contains("-> Result<crate::client::EventStream<crate::types::MetaTick>"));
+    // ... and no FFI function.
+    assert!(!cxx::libmc_rs(&spec, "").unwrap().contains("fn ticks("));
+    assert!(!cxx::libain_rpc_rs(&spec, "").unwrap().contains("CallMetaTicks"));
+    // rpc.discover describes both.
+    assert!(service.contains("\"x-control\":true"));
+    assert!(service.contains("metaUnsubscribe_ticks"));
+
+    let e = load_err(types, "  // [rpc: meta_ticks]\n  rpc MetaT(types.MetaTickInput) returns (stream types.MetaTick);\n");
+    assert!(e.contains("must contain \"Subscribe\""), "{e}");
 }
 
 #[test]
