@@ -1,20 +1,31 @@
-// defid: the host node. At this stage it parses its options, opens the
-// metachain (in-process with -meta, over the network with -meta_rpc), checks
-// it answers, and runs until stopped. It exits non-zero with a clear message
-// if the metachain cannot be opened or reached.
+// defid: the host node. Parses options and defi.conf, opens the chain, the
+// wallet and the metachain (in-process with -meta, over the network with
+// -meta_rpc), serves JSON-RPC, and runs until `stop`, SIGINT or SIGTERM.
+// It exits non-zero with a clear message if anything it needs fails.
+#include <chainparams.h>
+#include <crypto/hash.h>
+#include <httprpc.h>
 #include <metachain/backend.h>
+#include <node/context.h>
+#include <rpc/server.h>
+#include <txmempool.h>
 #include <util/args.h>
 #include <util/logging.h>
+#include <validation.h>
+#include <wallet/wallet.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 #ifndef DEFI_VERSION
 #define DEFI_VERSION "0.0.0"
@@ -34,8 +45,14 @@ void SetupArgs(ArgsManager& args)
     args.AddArg("-help", "Print this help message and exit");
     args.AddArg("-version", "Print version (including the metachain library's) and exit");
     args.AddArg("-datadir=<dir>", "Data directory (default: ~/.defi)");
+    args.AddArg("-conf=<file>", "Config file, key=value lines (default: <datadir>/defi.conf)");
     args.AddArg("-regtest", "Use the regression-test chain (data under <datadir>/regtest)");
-    args.AddArg("-printtoconsole", "Send log lines to the console as well as debug.log (default: 1)");
+    args.AddArg("-printtoconsole", "Send log lines to the console as well as debug.log (default: 1, 0 with -daemon)");
+    args.AddArg("-daemon", "Run in the background");
+    args.AddArg("-rpcbind=<addr>", "Address the JSON-RPC server binds (default: 127.0.0.1)");
+    args.AddArg("-rpcport=<port>", "JSON-RPC port (default: 8554, regtest: 19554)");
+    args.AddArg("-rpcuser=<user>", "JSON-RPC user (default: cookie authentication)");
+    args.AddArg("-rpcpassword=<pw>", "JSON-RPC password (default: cookie authentication)");
     args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>)");
     args.AddArg("-meta_rpc=<url>", "Use a metachaind at grpc://host:port or http://host:port");
     args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
@@ -52,6 +69,28 @@ std::string DefaultDataDir()
 {
     const char* home = std::getenv("HOME");
     return std::string(home && *home ? home : ".") + "/.defi";
+}
+
+std::string RandomHex(size_t bytes)
+{
+    std::ifstream urandom("/dev/urandom", std::ios::binary);
+    std::vector<uint8_t> buf(bytes);
+    if (!urandom.read(reinterpret_cast<char*>(buf.data()), buf.size())) throw std::runtime_error("/dev/urandom unavailable");
+    return HexStr(buf);
+}
+
+// Writes `<dir>/.cookie` (mode 0600) and returns the password in it.
+std::string WriteCookie(const std::filesystem::path& path)
+{
+    const std::string password = RandomHex(32);
+    const std::string text = "__cookie__:" + password;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error("cannot write " + path.string());
+    }
+    ::close(fd);
+    return password;
 }
 
 } // namespace
@@ -74,24 +113,41 @@ int main(int argc, char* argv[])
                     std::string(mc::ain_version()).c_str());
         return EXIT_SUCCESS;
     }
+    std::filesystem::path base = args.Get("-datadir", DefaultDataDir());
+    const std::string conf = args.Get("-conf", (base / "defi.conf").string());
+    if (!args.ReadConfigFile(conf, error)) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return EXIT_FAILURE;
+    }
     if (args.IsSet("-meta") && args.IsSet("-meta_rpc")) {
         std::fprintf(stderr, "Error: -meta and -meta_rpc exclude each other; give one\n");
         return EXIT_FAILURE;
     }
-
-    std::filesystem::path datadir = args.Get("-datadir", DefaultDataDir());
-    if (args.GetBool("-regtest", false)) datadir /= "regtest";
+    const ChainParams& params = args.GetBool("-regtest", false) ? RegtestParams() : MainParams();
+    std::filesystem::path datadir = params.network == "main" ? base : base / params.network;
     std::error_code ec;
     std::filesystem::create_directories(datadir, ec);
     if (ec) {
         std::fprintf(stderr, "Error: cannot create data directory %s: %s\n", datadir.c_str(), ec.message().c_str());
         return EXIT_FAILURE;
     }
-    if (!LogOpen((datadir / "debug.log").string(), args.GetBool("-printtoconsole", true))) {
+    const bool daemon = args.GetBool("-daemon", false);
+    if (daemon) {
+        const pid_t pid = fork();
+        if (pid < 0) return Fail("cannot fork for -daemon");
+        if (pid > 0) return EXIT_SUCCESS;
+        setsid();
+        const int null = ::open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+    }
+    if (!LogOpen((datadir / "debug.log").string(), args.GetBool("-printtoconsole", !daemon))) {
         std::fprintf(stderr, "Error: cannot open %s\n", (datadir / "debug.log").c_str());
         return EXIT_FAILURE;
     }
-    LogPrint(std::string("defid version ") + DEFI_VERSION + " starting, datadir " + datadir.string());
+    LogPrint(std::string("defid version ") + DEFI_VERSION + " starting, network " + params.network + ", datadir " +
+             datadir.string());
 
     std::unique_ptr<metachain::Backend> meta;
     try {
@@ -113,23 +169,79 @@ int main(int argc, char* argv[])
         return Fail(std::string("metachain unavailable: ") + e.what());
     }
 
+    Mempool mempool(params);
+    std::unique_ptr<ChainState> chain;
+    std::unique_ptr<CWallet> wallet;
+    try {
+        chain = std::make_unique<ChainState>(params, datadir.string(), mempool);
+        wallet = std::make_unique<CWallet>((datadir / "wallet.json").string());
+    } catch (const std::exception& e) {
+        return Fail(e.what());
+    }
+    LogPrint("chain tip height " + std::to_string(chain->Tip()->height()) + " hash " + HexStr(chain->Tip()->hash));
+
+    NodeContext node;
+    node.params = &params;
+    node.chain = chain.get();
+    node.mempool = &mempool;
+    node.wallet = wallet.get();
+    node.meta = meta.get();
+    node.shutdown = &g_shutdown;
+    RPCTable table;
+    RegisterBlockchainRPCCommands(table);
+    RegisterMiningRPCCommands(table);
+    RegisterWalletRPCCommands(table);
+    RegisterNodeRPCCommands(table);
+
+    HTTPRPCConfig rpc;
+    rpc.bind = args.Get("-rpcbind", "127.0.0.1");
+    const std::filesystem::path cookie = datadir / ".cookie";
+    std::unique_ptr<HTTPRPCServer> server;
+    try {
+        const long port = std::stol(args.Get("-rpcport", std::to_string(params.default_rpc_port)));
+        if (port <= 0 || port > 65535) throw std::runtime_error("-rpcport out of range");
+        rpc.port = static_cast<uint16_t>(port);
+        if (args.IsSet("-rpcpassword")) {
+            rpc.user = args.Get("-rpcuser");
+            rpc.password = args.Get("-rpcpassword");
+        } else {
+            rpc.user = "__cookie__";
+            rpc.password = WriteCookie(cookie);
+        }
+        server = std::make_unique<HTTPRPCServer>(node, table, rpc);
+        server->Start();
+    } catch (const std::exception& e) {
+        std::filesystem::remove(cookie, ec);
+        return Fail(std::string("cannot start the RPC server: ") + e.what());
+    }
+
     std::signal(SIGINT, HandleSignal);
     std::signal(SIGTERM, HandleSignal);
-    LogPrint("defid started; stop with SIGINT or SIGTERM");
+    std::signal(SIGPIPE, SIG_IGN);
+    LogPrint("defid started; stop with the stop RPC, SIGINT or SIGTERM");
+    int code = EXIT_SUCCESS;
     auto next_check = std::chrono::steady_clock::now() + HEALTH_INTERVAL;
     while (!g_shutdown) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
         if (meta && meta->Mode() != "ffi" && std::chrono::steady_clock::now() >= next_check) {
             try {
                 meta->GetTip();
             } catch (const std::exception& e) {
-                return Fail(std::string("metachain unreachable, shutting down: ") + e.what());
+                code = Fail(std::string("metachain unreachable, shutting down: ") + e.what());
+                break;
             }
             next_check = std::chrono::steady_clock::now() + HEALTH_INTERVAL;
         }
     }
     LogPrint("shutdown requested");
+    server->Stop();
+    std::filesystem::remove(cookie, ec);
+    {
+        // Waits for any call still holding the chain.
+        std::lock_guard<std::recursive_mutex> lock(chain->cs);
+    }
+    chain.reset();
     meta.reset();
     LogPrint("shutdown complete");
-    return EXIT_SUCCESS;
+    return code;
 }

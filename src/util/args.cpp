@@ -1,6 +1,7 @@
 #include <util/args.h>
 
 #include <algorithm>
+#include <fstream>
 
 void ArgsManager::AddArg(const std::string& spec, const std::string& help)
 {
@@ -61,4 +62,34 @@ std::string ArgsManager::HelpText() const
         out += "  " + opt.spec + "\n       " + opt.help + "\n";
     }
     return out;
+}
+
+bool ArgsManager::ReadConfigFile(const std::string& path, std::string& error)
+{
+    std::ifstream in(path);
+    if (!in) return true; // no config file is fine
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        const auto hash = line.find('#');
+        if (hash != std::string::npos) line.erase(hash);
+        const auto first = line.find_first_not_of(" \t\r");
+        if (first == std::string::npos) continue;
+        line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) {
+            error = path + ":" + std::to_string(n) + ": expected key=value";
+            return false;
+        }
+        std::string key = line.substr(0, eq);
+        key.erase(key.find_last_not_of(" \t") + 1);
+        const std::string name = "-" + key;
+        if (std::none_of(m_declared.begin(), m_declared.end(), [&](const auto& d) { return d.first == name; })) {
+            error = path + ":" + std::to_string(n) + ": unknown option " + key;
+            return false;
+        }
+        std::string value = line.substr(eq + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        m_values.emplace(name, value); // emplace: the command line keeps precedence
+    }
+    return true;
 }

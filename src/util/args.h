@@ -18,6 +18,9 @@ public:
     std::string Get(const std::string& name, const std::string& fallback = "") const;
     bool GetBool(const std::string& name, bool fallback) const;
     std::string HelpText() const;
+    // Reads `key=value` lines (# comments) from a config file; values given
+    // on the command line win. Returns false with `error` on a bad line or key.
+    bool ReadConfigFile(const std::string& path, std::string& error);
 
 private:
     struct Option {

@@ -1,0 +1,32 @@
+// Per-network constants: address prefixes, the metachain lock address,
+// proof of work, the block reward and the genesis block.
+#ifndef DEFI_CHAINPARAMS_H
+#define DEFI_CHAINPARAMS_H
+
+#include <amount.h>
+#include <key.h>
+
+#include <string>
+
+struct CBlock;
+
+struct ChainParams {
+    std::string network;       // "main" or "regtest"
+    std::string address_hrp;   // native addresses
+    std::string meta_hrp;      // metachain addresses (as lib/metachain)
+    KeyHash lock_address;      // holds deposited funds; no key can spend it
+    uint32_t pow_bits;         // fixed difficulty (no retargeting)
+    CAmount block_reward;
+    CAmount min_fee;           // smallest fee the mempool accepts
+    uint16_t default_rpc_port;
+    int64_t genesis_time;
+
+    std::string LockAddress() const;
+    // The genesis block, mined deterministically from nonce 0.
+    const CBlock& Genesis() const;
+};
+
+const ChainParams& RegtestParams();
+const ChainParams& MainParams();
+
+#endif // DEFI_CHAINPARAMS_H

@@ -1,0 +1,16 @@
+// Block assembly: mempool txs that still apply, a coinbase paying reward +
+// fees, and a nonce ground until the proof of work holds.
+#ifndef DEFI_NODE_MINER_H
+#define DEFI_NODE_MINER_H
+
+#include <primitives/block.h>
+
+#include <string>
+
+class ChainState;
+class Mempool;
+
+// Assembles and mines a block on the tip paying `coinbase_to`.
+CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& coinbase_to, int64_t now);
+
+#endif // DEFI_NODE_MINER_H

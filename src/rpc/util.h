@@ -1,0 +1,19 @@
+// JSON views of chain objects, shared by the RPC files.
+#ifndef DEFI_RPC_UTIL_H
+#define DEFI_RPC_UTIL_H
+
+#include <key.h>
+#include <primitives/block.h>
+#include <rpc/server.h>
+
+struct ChainParams;
+struct CBlockIndex;
+class ChainState;
+
+json TxToJSON(const CTransaction& tx, const ChainParams& params);
+json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& chain, int verbosity);
+// A native address argument's key hash; RPC_INVALID_ADDRESS_OR_KEY otherwise.
+KeyHash NativeAddressArg(const json& v, const ChainParams& params);
+uint256 HashArg(const json& v);
+
+#endif // DEFI_RPC_UTIL_H

@@ -1,0 +1,92 @@
+#include <bech32.h>
+#include <node/context.h>
+#include <rpc/util.h>
+#include <txmempool.h>
+#include <validation.h>
+#include <wallet/wallet.h>
+
+// Fee the wallet pays per transaction.
+static CAmount WalletFee(const ChainParams& p) { return p.min_fee * 10; }
+
+// A signed tx of `type` paying amount+fee from a wallet key that can afford
+// it, with the next nonce after its pending txs; submitted to the mempool.
+static uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CAmount amount)
+{
+    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+    const CAmount fee = WalletFee(*node.params);
+    std::string last_error = "Insufficient funds";
+    for (const KeyHash& hash : node.wallet->KeyHashes()) {
+        const auto key = node.wallet->KeyFor(hash);
+        AccountView view([&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+        CAmount fees = 0;
+        for (const auto& pending : node.mempool->Ordered()) {
+            if (HashPubKey(pending.from) == hash) ApplyTx(view, pending, *node.params, fees);
+        }
+        const Account acc = view.Get(hash);
+        const auto spend = CheckedAdd(amount, fee);
+        if (!spend || acc.balance < *spend) continue;
+        CTransaction tx;
+        tx.type = type;
+        tx.from = key->GetPubKey();
+        tx.to = to;
+        tx.amount = amount;
+        tx.fee = fee;
+        tx.nonce = acc.nonce;
+        tx.signature = key->Sign(tx.SignatureHash());
+        const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+        if (err.empty()) return tx.GetHash();
+        last_error = err;
+    }
+    throw RPCError(RPC_WALLET_INSUFFICIENT_FUNDS, last_error);
+}
+
+void RegisterWalletRPCCommands(RPCTable& t)
+{
+    t.Register({"Wallet", "getnewaddress", "Returns a new native address; its key is saved in the wallet.", {}, "\"address\"",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    return EncodeAddress(node.params->address_hrp, HashPubKey(node.wallet->NewKey().GetPubKey()));
+                }});
+    t.Register({"Wallet", "getbalance", "Returns the confirmed balance of all wallet addresses.", {}, "amount (numeric)",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    CAmount total = 0;
+                    for (const auto& h : node.wallet->KeyHashes()) total += node.chain->GetAccount(h).balance;
+                    return ValueFromAmount(total);
+                }});
+    t.Register({"Wallet", "sendtoaddress", "Sends an amount from the wallet to a native address.",
+                {{"address", RPCArgType::Str, true, "The native address to send to"},
+                 {"amount", RPCArgType::Amount, true, "The amount in coins"}},
+                "\"txid\"",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    NativeAddressArg(a[0], *node.params);
+                    const CAmount amount = AmountFromValue(a[1]);
+                    if (amount <= 0) throw RPCError(RPC_TYPE_ERROR, "Amount out of range");
+                    return HexStr(SendFromWallet(node, TxType::Transfer, a[0].get<std::string>(), amount));
+                }});
+    t.Register({"Wallet", "gettransaction", "Returns a transaction from the mempool or the active chain.",
+                {{"txid", RPCArgType::Hash, true, "The transaction id"}},
+                "{txid, type, from, to, amount, fee, confirmations, blockhash, blockheight}",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    const uint256 txid = HashArg(a[0]);
+                    if (const CTransaction* tx = node.mempool->Get(txid)) {
+                        json j = TxToJSON(*tx, *node.params);
+                        j["confirmations"] = 0;
+                        return j;
+                    }
+                    const auto block_hash = node.chain->ReadTxBlock(txid);
+                    const CBlockIndex* idx = block_hash ? node.chain->Lookup(*block_hash) : nullptr;
+                    const auto block = idx ? node.chain->ReadBlock(idx->hash) : std::nullopt;
+                    if (block) {
+                        for (const auto& tx : block->vtx) {
+                            if (tx.GetHash() != txid) continue;
+                            json j = TxToJSON(tx, *node.params);
+                            j["confirmations"] = node.chain->Tip()->height() - idx->height() + 1;
+                            j["blockhash"] = HexStr(idx->hash);
+                            j["blockheight"] = idx->height();
+                            return j;
+                        }
+                    }
+                    throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id");
+                }});
+}

@@ -1,0 +1,253 @@
+// The native chain: serialization, signatures, block validation with every
+// rejection leaving the state unchanged, connect/disconnect, reorgs, mempool.
+#include <bech32.h>
+#include <node/miner.h>
+#include <serialize.h>
+#include <test/test_util.h>
+#include <txmempool.h>
+#include <validation.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+const ChainParams& P() { return RegtestParams(); }
+
+std::string Addr(const CKey& k) { return EncodeAddress(P().address_hrp, HashPubKey(k.GetPubKey())); }
+
+CTransaction Transfer(const CKey& from, const std::string& to, CAmount amount, uint64_t nonce, CAmount fee = 10000)
+{
+    CTransaction tx;
+    tx.type = TxType::Transfer;
+    tx.from = from.GetPubKey();
+    tx.to = to;
+    tx.amount = amount;
+    tx.fee = fee;
+    tx.nonce = nonce;
+    tx.signature = from.Sign(tx.SignatureHash());
+    return tx;
+}
+
+// Re-mines a block after its content changed, so only the change is wrong.
+void Remine(CBlock& b, bool fix_merkle = true)
+{
+    if (fix_merkle) b.header.merkle_root = b.ComputeMerkleRoot();
+    b.header.nonce = 0;
+    while (!CheckProofOfWork(b.GetHash(), b.header.bits)) ++b.header.nonce;
+}
+
+class ChainTest : public ::testing::Test {
+protected:
+    ChainTest() : mempool(P()), chain(P(), dir.path().string(), mempool) {}
+
+    CBlock Mine(const std::string& to) { return CreateNewBlock(chain, mempool, to, 1700000100); }
+    void MineAndConnect(const std::string& to) { ASSERT_EQ(chain.ProcessNewBlock(Mine(to)), ""); }
+    AccountLookup Lookup()
+    {
+        return [this](const KeyHash& k) { return chain.GetAccount(k); };
+    }
+    // Checks that `block` is refused with `reason` and nothing changed.
+    void ExpectRejected(const CBlock& block, const std::string& reason)
+    {
+        const uint256 tip = chain.Tip()->hash;
+        const CAmount total = chain.TotalBalances();
+        const auto err = chain.ProcessNewBlock(block);
+        EXPECT_NE(err, "");
+        EXPECT_NE(err.find(reason) == std::string::npos ? std::string() : reason, "") << err;
+        EXPECT_EQ(chain.Tip()->hash, tip);
+        EXPECT_EQ(chain.TotalBalances(), total);
+    }
+
+    test::TempDir dir;
+    Mempool mempool;
+    ChainState chain;
+    CKey alice = CKey::Generate(), bob = CKey::Generate();
+};
+
+TEST(Primitives, TxAndBlockRoundTrip)
+{
+    const CKey k = CKey::Generate();
+    CTransaction tx = Transfer(k, Addr(k), 5 * COIN, 3);
+    EXPECT_EQ(CTransaction::Deserialize(tx.Serialize()).GetHash(), tx.GetHash());
+    CBlock b = P().Genesis();
+    b.vtx.push_back(tx);
+    b.payload = {1, 2, 3};
+    const CBlock back = CBlock::Deserialize(b.Serialize());
+    EXPECT_EQ(back.GetHash(), b.GetHash());
+    EXPECT_EQ(back.vtx.size(), 2u);
+    EXPECT_EQ(back.payload, b.payload);
+    auto bytes = b.Serialize();
+    bytes.pop_back();
+    EXPECT_THROW(CBlock::Deserialize(bytes), SerializeError);
+}
+
+TEST(Primitives, SignaturesBindTheirTx)
+{
+    const CKey k = CKey::Generate();
+    CTransaction tx = Transfer(k, Addr(k), COIN, 0);
+    EXPECT_TRUE(VerifySignature(tx.from, tx.SignatureHash(), tx.signature));
+    tx.amount += 1;
+    EXPECT_FALSE(VerifySignature(tx.from, tx.SignatureHash(), tx.signature));
+}
+
+TEST(Primitives, AddressesAndAmounts)
+{
+    const CKey k = CKey::Generate();
+    const std::string a = Addr(k);
+    EXPECT_EQ(DecodeAddress(a, "dfrt"), HashPubKey(k.GetPubKey()));
+    EXPECT_FALSE(DecodeAddress(a, "dmc"));
+    std::string flipped = a;
+    flipped.back() = flipped.back() == 'q' ? 'p' : 'q';
+    EXPECT_FALSE(DecodeAddress(flipped, "dfrt"));
+    EXPECT_EQ(ParseMoney("0.1"), 10000000);
+    EXPECT_EQ(ParseMoney("12"), 12 * COIN);
+    EXPECT_FALSE(ParseMoney("0.123456789"));
+    EXPECT_FALSE(ParseMoney("-1"));
+    EXPECT_FALSE(ParseMoney("2000000000"));
+    EXPECT_EQ(FormatMoney(150000000), "1.50000000");
+    EXPECT_FALSE(CheckedAdd(MAX_MONEY, 1));
+}
+
+TEST_F(ChainTest, MiningPaysRewardAndTransfersMoveFunds)
+{
+    MineAndConnect(Addr(alice));
+    EXPECT_EQ(chain.Tip()->height(), 1u);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, 50 * COIN);
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 10 * COIN, 0), Lookup()), "");
+    MineAndConnect(Addr(bob));
+    EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, 40 * COIN - 10000);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 10 * COIN + 50 * COIN + 10000);
+    EXPECT_EQ(mempool.Size(), 0u);
+    EXPECT_EQ(chain.TotalBalances(), 100 * COIN);
+}
+
+TEST_F(ChainTest, InvalidBlocksAreRejectedAndChangeNothing)
+{
+    MineAndConnect(Addr(alice));
+    const CBlock good = [&] {
+        EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()), "");
+        return Mine(Addr(bob));
+    }();
+
+    CBlock bad_sig = good;
+    bad_sig.vtx[1].signature[5] ^= 1;
+    Remine(bad_sig);
+    ExpectRejected(bad_sig, "bad signature");
+
+    CBlock bad_nonce = good;
+    bad_nonce.vtx[1] = Transfer(alice, Addr(bob), COIN, 7);
+    Remine(bad_nonce);
+    ExpectRejected(bad_nonce, "bad nonce");
+
+    CBlock overspend = good;
+    overspend.vtx[1] = Transfer(alice, Addr(bob), 51 * COIN, 0);
+    overspend.vtx[0].amount = P().block_reward + overspend.vtx[1].fee;
+    Remine(overspend);
+    ExpectRejected(overspend, "insufficient funds");
+
+    CBlock overflow = good;
+    overflow.vtx[1] = Transfer(alice, Addr(bob), MAX_MONEY, 0, MAX_MONEY);
+    Remine(overflow);
+    ExpectRejected(overflow, "overflows");
+
+    CBlock bad_merkle = good;
+    bad_merkle.vtx[1].amount += 1;
+    Remine(bad_merkle, false);
+    ExpectRejected(bad_merkle, "bad-txnmrklroot");
+
+    CBlock bad_pow = good;
+    while (CheckProofOfWork(bad_pow.GetHash(), bad_pow.header.bits)) ++bad_pow.header.nonce;
+    ExpectRejected(bad_pow, "high-hash");
+
+    CBlock bad_prev = good;
+    bad_prev.header.prev[0] ^= 1;
+    Remine(bad_prev);
+    ExpectRejected(bad_prev, "prev-blk-not-found");
+
+    CBlock bad_reward = good;
+    bad_reward.vtx[0].amount += 1;
+    Remine(bad_reward);
+    ExpectRejected(bad_reward, "bad-cb-amount");
+
+    CBlock with_payload = good;
+    with_payload.payload = {1};
+    with_payload.header.payload_hash = PayloadHash(with_payload.payload);
+    Remine(with_payload);
+    ExpectRejected(with_payload, "no metachain");
+
+    // The good block still connects afterwards.
+    EXPECT_EQ(chain.ProcessNewBlock(good), "");
+    EXPECT_EQ(chain.Tip()->hash, good.GetHash());
+}
+
+TEST_F(ChainTest, InvalidateAndReconsiderRestoreBalancesExactly)
+{
+    MineAndConnect(Addr(alice));
+    const CAmount after1 = chain.GetAccount(HashPubKey(alice.GetPubKey())).balance;
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 3 * COIN, 0), Lookup()), "");
+    MineAndConnect(Addr(alice));
+    MineAndConnect(Addr(alice));
+    const uint256 h2 = chain.AtHeight(2)->hash, tip = chain.Tip()->hash;
+
+    ASSERT_EQ(chain.InvalidateBlock(h2), "");
+    EXPECT_EQ(chain.Tip()->height(), 1u);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, after1);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 0);
+    EXPECT_EQ(mempool.Size(), 1u) << "the disconnected transfer returns to the mempool";
+
+    ASSERT_EQ(chain.ReconsiderBlock(h2), "");
+    EXPECT_EQ(chain.Tip()->hash, tip);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 3 * COIN);
+    EXPECT_EQ(mempool.Size(), 0u);
+}
+
+TEST_F(ChainTest, TheChainWithMostWorkWins)
+{
+    MineAndConnect(Addr(alice));
+    MineAndConnect(Addr(alice));
+    const uint256 old_tip = chain.Tip()->hash;
+    ASSERT_EQ(chain.InvalidateBlock(chain.AtHeight(1)->hash), "");
+    // A heavier branch from genesis, paying bob.
+    for (int i = 0; i < 3; ++i) MineAndConnect(Addr(bob));
+    ASSERT_EQ(chain.ReconsiderBlock(old_tip), "");
+    EXPECT_EQ(chain.Tip()->height(), 3u);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 150 * COIN);
+    EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, 0);
+}
+
+TEST_F(ChainTest, StateSurvivesReopen)
+{
+    MineAndConnect(Addr(alice));
+    MineAndConnect(Addr(alice));
+    const uint256 tip = chain.Tip()->hash;
+    Mempool other_pool(P());
+    ChainState* reopened = nullptr;
+    {
+        // A second handle on the same database is refused while the first lives.
+        EXPECT_THROW(ChainState(P(), dir.path().string(), other_pool), std::runtime_error);
+    }
+    (void)reopened;
+    EXPECT_EQ(chain.Tip()->hash, tip);
+}
+
+TEST_F(ChainTest, MempoolRules)
+{
+    MineAndConnect(Addr(alice));
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0, 1), Lookup()).find("min relay fee"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()).find("bad nonce"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 60 * COIN, 0), Lookup()).find("insufficient"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(bob, Addr(alice), COIN, 0), Lookup()).find("insufficient"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, "dfrt1nope", COIN, 0), Lookup()).find("invalid native address"), std::string::npos);
+    const auto first = Transfer(alice, Addr(bob), COIN, 0);
+    ASSERT_EQ(mempool.Accept(first, Lookup()), "");
+    EXPECT_EQ(mempool.Accept(first, Lookup()), "txn-already-in-mempool");
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 2 * COIN, 0), Lookup()).find("nonce"), std::string::npos);
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()), "") << "nonce order per sender";
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 48 * COIN, 2), Lookup()).find("insufficient"), std::string::npos)
+        << "pending spends count";
+    EXPECT_EQ(mempool.Size(), 2u);
+    MineAndConnect(Addr(bob));
+    EXPECT_EQ(mempool.Size(), 0u);
+}
+
+} // namespace

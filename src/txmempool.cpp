@@ -1,0 +1,93 @@
+#include <txmempool.h>
+
+#include <primitives/block.h>
+#include <validation.h>
+
+#include <algorithm>
+
+std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts) const
+{
+    if (tx.type == TxType::Coinbase) return "coinbase";
+    if (tx.type == TxType::WithdrawFromMetachain) return "withdrawals need a metachain (-meta or -meta_rpc)";
+    if (tx.Size() > MAX_TX_SIZE) return "tx-size";
+    if (tx.fee < m_params.min_fee) return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
+    if (Contains(tx.GetHash())) return "txn-already-in-mempool";
+    if (m_txs.size() >= MAX_TXS) return "mempool full";
+    // Apply the sender's pending txs first, then this one.
+    const KeyHash sender = HashPubKey(tx.from);
+    AccountView view(accounts);
+    CAmount fees = 0;
+    if (auto it = m_by_sender.find(sender); it != m_by_sender.end()) {
+        for (const auto& [nonce, txid] : it->second) {
+            if (!ApplyTx(view, m_txs.at(txid), m_params, fees).empty()) return "pending txs no longer apply";
+        }
+        if (tx.nonce < view.Get(sender).nonce) return "txn-mempool-conflict: nonce " + std::to_string(tx.nonce) + " is taken";
+    }
+    const auto err = ApplyTx(view, tx, m_params, fees);
+    return err;
+}
+
+std::string Mempool::Accept(const CTransaction& tx, const AccountLookup& accounts)
+{
+    const auto err = Check(tx, accounts);
+    if (err.empty()) Insert(tx);
+    return err;
+}
+
+void Mempool::Insert(const CTransaction& tx)
+{
+    const uint256 txid = tx.GetHash();
+    m_txs.emplace(txid, tx);
+    m_by_sender[HashPubKey(tx.from)][tx.nonce] = txid;
+}
+
+const CTransaction* Mempool::Get(const uint256& txid) const
+{
+    const auto it = m_txs.find(txid);
+    return it == m_txs.end() ? nullptr : &it->second;
+}
+
+std::vector<uint256> Mempool::Txids() const
+{
+    std::vector<uint256> out;
+    for (const auto& [txid, tx] : m_txs) out.push_back(txid);
+    return out;
+}
+
+std::vector<CTransaction> Mempool::Ordered() const
+{
+    std::vector<CTransaction> out;
+    for (const auto& [sender, by_nonce] : m_by_sender) {
+        for (const auto& [nonce, txid] : by_nonce) out.push_back(m_txs.at(txid));
+    }
+    return out;
+}
+
+void Mempool::RemoveForBlock(const CBlock& block)
+{
+    for (const auto& tx : block.vtx) {
+        const uint256 txid = tx.GetHash();
+        if (!m_txs.erase(txid)) continue;
+        auto it = m_by_sender.find(HashPubKey(tx.from));
+        if (it != m_by_sender.end()) {
+            it->second.erase(tx.nonce);
+            if (it->second.empty()) m_by_sender.erase(it);
+        }
+    }
+}
+
+void Mempool::Restore(const CTransaction& tx) { m_restored.push_back(tx); }
+
+void Mempool::Revalidate(const AccountLookup& accounts)
+{
+    // Restored txs first (older), then the pool, each re-admitted in order.
+    std::vector<CTransaction> candidates = std::move(m_restored);
+    m_restored.clear();
+    for (const auto& tx : Ordered()) candidates.push_back(tx);
+    m_txs.clear();
+    m_by_sender.clear();
+    std::sort(candidates.begin(), candidates.end(), [](const CTransaction& a, const CTransaction& b) {
+        return std::make_pair(a.from, a.nonce) < std::make_pair(b.from, b.nonce);
+    });
+    for (const auto& tx : candidates) Accept(tx, accounts);
+}
