@@ -26,7 +26,7 @@ def test_node_opens_metachain_and_stops_cleanly(node_in_mode, mode):
     node, _ = node_in_mode(mode)
     node.wait_for_log(f"metachain ({mode}) version")
     node.wait_for_log("tip height 0")
-    assert node.stop() == 0
+    assert node.stop_process() == 0
     assert "shutdown complete" in node.debug_log
 
 
@@ -35,7 +35,7 @@ def test_ffi_metachain_lives_under_the_node_datadir(node_in_mode):
     node.wait_for_log("defid started")
     import os
     assert os.path.exists(os.path.join(node.chaindir, "metachain", "metachain.redb"))
-    assert node.stop() == 0
+    assert node.stop_process() == 0
 
 
 def test_meta_and_meta_rpc_together_is_an_error(run_defid, tmp_path):

@@ -1,9 +1,27 @@
-"""TestNode: one defid in its own data directory."""
+"""TestNode: one defid in its own data directory, with an RPC proxy:
+`node.getblockcount()` calls the node's JSON-RPC with its cookie."""
+import base64
 import os
 import signal
+import socket
 import subprocess
 
+import requests
+
 from .util import wait_until
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RPCError(Exception):
+    def __init__(self, error):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.code = error["code"]
+        self.message = error["message"]
 
 
 class TestNode:
@@ -13,6 +31,7 @@ class TestNode:
         self.datadir = datadir
         self.extra_args = list(extra_args)
         self.process = None
+        self.rpcport = free_port()
 
     @property
     def chaindir(self):
@@ -26,7 +45,7 @@ class TestNode:
     def start(self, extra_args=()):
         os.makedirs(self.datadir, exist_ok=True)
         self.stderr_path = os.path.join(self.datadir, "stderr.log")
-        args = [self.binary, "-regtest", f"-datadir={self.datadir}", "-noprinttoconsole"]
+        args = [self.binary, "-regtest", f"-datadir={self.datadir}", "-noprinttoconsole", f"-rpcport={self.rpcport}"]
         with open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(args + self.extra_args + list(extra_args),
                                             stdout=subprocess.DEVNULL, stderr=err)
@@ -50,7 +69,8 @@ class TestNode:
     def stderr(self):
         return open(self.stderr_path).read() if os.path.exists(self.stderr_path) else ""
 
-    def stop(self, timeout=30):
+    def stop_process(self, timeout=30):
+        """SIGTERM, then the exit code."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=timeout)
@@ -60,3 +80,43 @@ class TestNode:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    # RPC
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.rpcport}/"
+
+    def auth(self):
+        return open(os.path.join(self.chaindir, ".cookie")).read().strip()
+
+    def post(self, body, auth=None, raw=False):
+        """Posts `body` (an object or raw text); returns the HTTP response."""
+        user_pass = auth if auth is not None else self.auth()
+        headers = {"Authorization": "Basic " + base64.b64encode(user_pass.encode()).decode(),
+                   "Content-Type": "application/json"}
+        data = body if raw else __import__("json").dumps(body)
+        return requests.post(self.url, data=data, headers=headers, timeout=60)
+
+    def rpc(self, method, *params):
+        reply = self.post({"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)}).json()
+        if reply.get("error"):
+            raise RPCError(reply["error"])
+        return reply["result"]
+
+    def __getattr__(self, method):
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return lambda *params: self.rpc(method, *params)
+
+    def wait_for_rpc(self, timeout=30):
+        def up():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"defid exited with {self.process.returncode}:\n{self.stderr}")
+            try:
+                self.rpc("getblockcount")
+                return True
+            except Exception:
+                return False
+        wait_until(up, timeout=timeout, what="defid RPC")
+        return self

@@ -1,0 +1,238 @@
+"""The native chain end to end: mining, transfers and fees, persistence
+across restart and kill -9, two nodes via submitblock, reorgs, the RPC
+conventions and defi-cli."""
+import json
+import os
+import signal
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+from conftest import ROOT
+from framework.test_node import RPCError, TestNode
+
+REWARD = Decimal("50")
+FEE = Decimal("0.0001")
+
+
+@pytest.fixture
+def node(defid_bin, tmp_path):
+    n = TestNode(defid_bin, str(tmp_path / "n0")).start().wait_for_rpc()
+    yield n
+    n.kill()
+
+
+def D(x):
+    return Decimal(str(x))
+
+
+def test_mine_send_and_fees(node):
+    miner, alice = node.getnewaddress(), node.getnewaddress()
+    assert node.generatetoaddress(3, miner) and node.getblockcount() == 3
+    txid = node.sendtoaddress(alice, 12.5)
+    assert node.getrawmempool() == [txid]
+    assert node.gettransaction(txid)["confirmations"] == 0
+    other = node.getnewaddress()
+    node.generatetoaddress(1, other)
+    assert node.getrawmempool() == []
+    tx = node.gettransaction(txid)
+    assert tx["confirmations"] == 1 and D(tx["fee"]) == FEE and D(tx["amount"]) == D("12.5")
+    assert D(node.getaddressbalance(alice)["balance"]) == D("12.5")
+    # The fee went to the block's miner with the reward.
+    assert D(node.getaddressbalance(other)["balance"]) == REWARD + FEE
+    assert D(node.getaddressbalance(miner)["balance"]) == 3 * REWARD - D("12.5") - FEE
+    assert D(node.getbalance()) == 4 * REWARD
+    block = node.getblock(node.getbestblockhash(), 2)
+    assert [t["type"] for t in block["tx"]] == ["coinbase", "transfer"]
+    assert node.getblock(node.getbestblockhash(), 0) == node.getblock(node.getbestblockhash(), 0)
+    info = node.getblockchaininfo()
+    assert info["chain"] == "regtest" and info["blocks"] == 4
+
+
+def test_restart_keeps_chain_wallet_and_balances(node):
+    addr = node.getnewaddress()
+    node.generatetoaddress(5, addr)
+    tip, balance = node.getbestblockhash(), node.getbalance()
+    assert node.stop_process() == 0
+    node.start().wait_for_rpc()
+    assert node.getbestblockhash() == tip
+    assert node.getbalance() == balance
+    node.generatetoaddress(1, addr)
+    assert D(node.getbalance()) == D(balance) + REWARD
+
+
+def test_kill_9_then_restart_is_consistent(node):
+    addr = node.getnewaddress()
+    node.generatetoaddress(2, addr)
+    # Kill while blocks are being mined.
+    proc = subprocess.Popen([os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={node.datadir}",
+                             f"-rpcport={node.rpcport}", "generatetoaddress", "200", addr],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import time
+    time.sleep(0.3)
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait()
+    proc.wait()
+    node.start().wait_for_rpc()
+    height = node.getblockcount()
+    assert height >= 2
+    # Every block on the chain is whole: balances sum to the rewards.
+    assert D(node.getaddressbalance(addr)["balance"]) == height * REWARD
+    assert node.getblock(node.getbestblockhash())["height"] == height
+
+
+def test_two_nodes_via_submitblock(defid_bin, tmp_path, node):
+    other = TestNode(defid_bin, str(tmp_path / "n1")).start().wait_for_rpc()
+    try:
+        addr = node.getnewaddress()
+        hashes = node.generatetoaddress(3, addr)
+        for h in hashes:
+            assert other.submitblock(node.getblock(h, 0)) is None
+        assert other.getbestblockhash() == node.getbestblockhash()
+        assert other.getaddressbalance(addr) == node.getaddressbalance(addr)
+        assert other.submitblock(node.getblock(hashes[0], 0)) == "duplicate"
+        # A tampered block is refused with its reason and changes nothing.
+        tip_before = other.getbestblockhash()
+        node.generatetoaddress(1, addr)
+        raw = bytearray.fromhex(node.getblock(node.getbestblockhash(), 0))
+        raw[4 + 4 + 32 + 4 + 8] ^= 1  # a byte of the header's merkle root
+        assert other.submitblock(raw.hex()) in ("bad-txnmrklroot", "high-hash (proof of work failed)")
+        assert other.getbestblockhash() == tip_before
+        with pytest.raises(RPCError) as err:
+            other.submitblock("zz")
+        assert err.value.code == -22
+        assert other.getbestblockhash() == tip_before
+    finally:
+        other.kill()
+
+
+def test_reorg_via_invalidateblock_restores_balances(node):
+    a, b = node.getnewaddress(), node.getnewaddress()
+    node.generatetoaddress(2, a)
+    node.sendtoaddress(b, 7)
+    node.generatetoaddress(2, a)
+    assert D(node.getaddressbalance(b)["balance"]) == 7
+    h3 = node.getblockhash(3)
+    tip = node.getbestblockhash()
+    node.invalidateblock(h3)
+    assert node.getblockcount() == 2
+    assert D(node.getaddressbalance(b)["balance"]) == 0
+    assert len(node.getrawmempool()) == 1  # the transfer is back in the mempool
+    node.reconsiderblock(h3)
+    assert node.getbestblockhash() == tip
+    assert D(node.getaddressbalance(b)["balance"]) == 7
+    with pytest.raises(RPCError) as err:
+        node.invalidateblock("00" * 32)
+    assert err.value.code == -5
+
+
+def expect_error(node, code, method, *params):
+    with pytest.raises(RPCError) as err:
+        node.rpc(method, *params)
+    assert err.value.code == code, err.value.message
+    return err.value.message
+
+
+def test_bad_rpc_input_gets_clear_errors_and_changes_nothing(node):
+    addr = node.getnewaddress()
+    node.generatetoaddress(1, addr)
+    before = (node.getbestblockhash(), node.getbalance(), node.getrawmempool())
+    assert "Expected type numeric" in expect_error(node, -3, "getblockhash", "one")
+    assert "Invalid address" in expect_error(node, -5, "sendtoaddress", "dfrt1bogus", 1)
+    assert "Invalid address" in expect_error(node, -5, "sendtoaddress", "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg", 1)
+    assert "out of range" in expect_error(node, -3, "sendtoaddress", addr, -1)
+    expect_error(node, -3, "sendtoaddress", addr, 1e20)
+    expect_error(node, -3, "sendtoaddress", addr, "0.000000001")
+    expect_error(node, -6, "sendtoaddress", addr, 1000)
+    expect_error(node, -8, "getblockhash", 99)
+    expect_error(node, -32601, "nosuchmethod")
+    assert "Missing required argument" in expect_error(node, -1, "getblockhash")
+    expect_error(node, -1, "getblockcount", 1)
+    r = node.post("{not json", raw=True)
+    assert r.status_code == 500 and r.json()["error"]["code"] == -32700
+    assert node.post({"method": "getblockcount"}, auth="__cookie__:wrong").status_code == 401
+    assert node.post("x" * (5 << 20), raw=True).status_code == 413
+    assert (node.getbestblockhash(), node.getbalance(), node.getrawmempool()) == before
+
+
+def test_json_rpc_2_batches_named_params_and_help(node):
+    r = node.post([{"jsonrpc": "2.0", "id": 1, "method": "getblockcount"},
+                   {"jsonrpc": "2.0", "id": 2, "method": "nope"}]).json()
+    assert r[0] == {"jsonrpc": "2.0", "id": 1, "result": 0}
+    assert r[1]["error"]["code"] == -32601 and "result" not in r[1]
+    r = node.post({"jsonrpc": "2.0", "id": 3, "method": "getblockhash", "params": {"height": 0}})
+    assert r.status_code == 200 and len(r.json()["result"]) == 64
+    listing = node.help()
+    for cmd in ["getblockcount", "getblock", "sendtoaddress", "generatetoaddress", "submitblock", "stop"]:
+        assert cmd in listing
+    text = node.help("getblock")
+    assert "1. blockhash (string, hex, required)" in text and "verbosity" in text
+    assert node.help("nope") == "help: unknown command: nope"
+    assert node.uptime() >= 0
+
+
+def test_defi_cli(node):
+    cli = [os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={node.datadir}", f"-rpcport={node.rpcport}"]
+    run = lambda *a: subprocess.run(cli + list(a), capture_output=True, text=True, timeout=60)
+    addr = run("getnewaddress").stdout.strip()
+    out = run("generatetoaddress", "2", addr)
+    assert out.returncode == 0 and len(json.loads(out.stdout)) == 2
+    assert run("getblockcount").stdout.strip() == "2"
+    err = run("getblockhash", "99")
+    assert err.returncode == 1 and "error code: -8" in err.stderr
+    bad = subprocess.run(cli[:3] + ["-rpcport=1", "getblockcount"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "Could not connect" in bad.stderr
+
+
+def test_stop_rpc_and_signals_exit_cleanly(node, defid_bin, tmp_path):
+    assert node.stop() == "defid stopping"
+    assert node.wait_for_exit() == 0
+    assert not os.path.exists(os.path.join(node.chaindir, ".cookie"))
+    node.start().wait_for_rpc()
+    node.process.send_signal(signal.SIGINT)
+    assert node.wait_for_exit() == 0
+
+
+def test_conf_file_and_rpcpassword(defid_bin, tmp_path):
+    d = tmp_path / "c"
+    d.mkdir()
+    n = TestNode(defid_bin, str(d))
+    (d / "defi.conf").write_text(f"# test\nrpcuser=alice\nrpcpassword=s3cret\nrpcport={n.rpcport}\n")
+    n.extra_args = []
+    n.start()
+    try:
+        import time
+        for _ in range(200):
+            try:
+                if n.post({"method": "getblockcount"}, auth="alice:s3cret").status_code == 200:
+                    break
+            except Exception:
+                time.sleep(0.05)
+        assert n.post({"method": "getblockcount"}, auth="alice:s3cret").json()["result"] == 0
+        assert n.post({"method": "getblockcount"}, auth="alice:wrong").status_code == 401
+    finally:
+        n.kill()
+    (d / "defi.conf").write_text("nosuchoption=1\n")
+    out = subprocess.run([defid_bin, "-regtest", f"-datadir={d}"], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "unknown option nosuchoption" in out.stderr
+
+
+def test_daemon_mode(defid_bin, tmp_path):
+    n = TestNode(defid_bin, str(tmp_path / "d"))
+    os.makedirs(n.datadir)
+    out = subprocess.run([defid_bin, "-regtest", f"-datadir={n.datadir}", f"-rpcport={n.rpcport}", "-daemon"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    import time
+    for _ in range(200):
+        if os.path.exists(os.path.join(n.chaindir, ".cookie")):
+            break
+        time.sleep(0.05)
+    for _ in range(100):
+        try:
+            n.rpc("getblockcount")
+            break
+        except Exception:
+            time.sleep(0.05)
+    assert n.rpc("stop") == "defid stopping"
