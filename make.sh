@@ -6,7 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 BUILD_DIR="$ROOT/build"
 # Debian packages the build and the tests need.
-APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3)
+APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3 libleveldb-dev libsecp256k1-dev
+    libssl-dev nlohmann-json3-dev libevent-dev clang-format)
 # Python modules the functional tests import, as module:pip-package.
 PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets)
 MIN_RUST="1.88"
@@ -88,6 +89,8 @@ cmd_lint() {
     cargo fmt --all -- --check
     log "cargo clippy -D warnings"
     cargo clippy --release --locked --workspace --all-targets -- -D warnings
+    log "clang-format --dry-run"
+    find "$ROOT/src" -name '*.cpp' -o -name '*.h' | xargs clang-format --dry-run --Werror
 }
 
 cmd_test() {

@@ -42,7 +42,8 @@ std::optional<CAmount> ParseMoney(const std::string& text)
         }
     }
     if (!digits) return std::nullopt;
-    for (; places < 8; ++places) frac *= 10;
+    for (; places < 8; ++places)
+        frac *= 10;
     const uint64_t total = whole * COIN + frac;
     if (total > static_cast<uint64_t>(MAX_MONEY)) return std::nullopt;
     return static_cast<CAmount>(total);

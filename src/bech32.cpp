@@ -24,9 +24,11 @@ uint32_t PolyMod(const std::vector<uint8_t>& v)
 std::vector<uint8_t> ExpandHrp(const std::string& hrp)
 {
     std::vector<uint8_t> out;
-    for (char c : hrp) out.push_back(static_cast<uint8_t>(c) >> 5);
+    for (char c : hrp)
+        out.push_back(static_cast<uint8_t>(c) >> 5);
     out.push_back(0);
-    for (char c : hrp) out.push_back(static_cast<uint8_t>(c) & 31);
+    for (char c : hrp)
+        out.push_back(static_cast<uint8_t>(c) & 31);
     return out;
 }
 
@@ -62,8 +64,10 @@ std::string EncodeAddress(const std::string& hrp, const KeyHash& hash)
     values.resize(values.size() + 6, 0);
     const uint32_t mod = PolyMod(values) ^ BECH32M_CONST;
     std::string out = hrp + "1";
-    for (uint8_t d : data) out += CHARSET[d];
-    for (int i = 0; i < 6; ++i) out += CHARSET[(mod >> (5 * (5 - i))) & 31];
+    for (uint8_t d : data)
+        out += CHARSET[d];
+    for (int i = 0; i < 6; ++i)
+        out += CHARSET[(mod >> (5 * (5 - i))) & 31];
     return out;
 }
 

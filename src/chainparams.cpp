@@ -29,7 +29,8 @@ static CBlock MineGenesis(const ChainParams& p)
     b.header.time = p.genesis_time;
     b.header.bits = p.pow_bits;
     b.header.merkle_root = b.ComputeMerkleRoot();
-    while (!CheckProofOfWork(b.GetHash(), b.header.bits)) ++b.header.nonce;
+    while (!CheckProofOfWork(b.GetHash(), b.header.bits))
+        ++b.header.nonce;
     return b;
 }
 
@@ -46,13 +47,12 @@ const CBlock& ChainParams::Genesis() const
 const ChainParams& RegtestParams()
 {
     static const ChainParams p{"regtest", "dfrt", "dmc", LockHash("regtest"), 0x207fffff,
-                               50 * COIN, 1000, 19554, 1700000000};
+                               50 * COIN, 1000,   19554, 1700000000};
     return p;
 }
 
 const ChainParams& MainParams()
 {
-    static const ChainParams p{"main", "df", "dmc", LockHash("main"), 0x1f00ffff,
-                               50 * COIN, 10000, 8554, 1700000000};
+    static const ChainParams p{"main", "df", "dmc", LockHash("main"), 0x1f00ffff, 50 * COIN, 10000, 8554, 1700000000};
     return p;
 }

@@ -11,13 +11,13 @@
 struct CBlock;
 
 struct ChainParams {
-    std::string network;       // "main" or "regtest"
-    std::string address_hrp;   // native addresses
-    std::string meta_hrp;      // metachain addresses (as lib/metachain)
-    KeyHash lock_address;      // holds deposited funds; no key can spend it
-    uint32_t pow_bits;         // fixed difficulty (no retargeting)
+    std::string network;     // "main" or "regtest"
+    std::string address_hrp; // native addresses
+    std::string meta_hrp;    // metachain addresses (as lib/metachain)
+    KeyHash lock_address;    // holds deposited funds; no key can spend it
+    uint32_t pow_bits;       // fixed difficulty (no retargeting)
     CAmount block_reward;
-    CAmount min_fee;           // smallest fee the mempool accepts
+    CAmount min_fee; // smallest fee the mempool accepts
     uint16_t default_rpc_port;
     int64_t genesis_time;
 

@@ -36,7 +36,8 @@ std::string Base64(const std::string& in)
         }
     }
     if (bits) out += chars[(acc << (6 - bits)) & 63];
-    while (out.size() % 4) out += '=';
+    while (out.size() % 4)
+        out += '=';
     return out;
 }
 
@@ -54,9 +55,10 @@ std::pair<int, std::string> Post(const std::string& host, const std::string& por
         if (fd >= 0) close(fd);
         throw std::runtime_error("connect");
     }
-    const std::string req = "POST / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                            "Authorization: Basic " + Base64(auth) + "\r\nContent-Length: " + std::to_string(body.size()) +
-                            "\r\n\r\n" + body;
+    const std::string req = "POST / HTTP/1.1\r\nHost: " + host +
+                            "\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                            "Authorization: Basic " +
+                            Base64(auth) + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     for (size_t sent = 0; sent < req.size();) {
         const ssize_t n = send(fd, req.data() + sent, req.size() - sent, 0);
         if (n <= 0) break;
@@ -64,7 +66,8 @@ std::pair<int, std::string> Post(const std::string& host, const std::string& por
     }
     std::string resp;
     char buf[65536];
-    for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) resp.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;)
+        resp.append(buf, static_cast<size_t>(n));
     close(fd);
     const auto sp = resp.find(' ');
     const auto split = resp.find("\r\n\r\n");
@@ -87,7 +90,8 @@ int main(int argc, char* argv[])
     args.AddArg("-rpcpassword=<pw>", "JSON-RPC password");
     // Options come first; the first non-option is the method.
     int first = 1;
-    while (first < argc && argv[first][0] == '-') ++first;
+    while (first < argc && argv[first][0] == '-')
+        ++first;
     std::string error;
     if (!args.Parse(first, argv, error)) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
@@ -111,8 +115,10 @@ int main(int argc, char* argv[])
     } else {
         std::ifstream cookie(datadir / ".cookie");
         if (!std::getline(cookie, auth)) {
-            std::fprintf(stderr, "error: Could not locate RPC credentials. No authentication cookie could be found, "
-                                 "and -rpcpassword is not set (looked in %s)\n", (datadir / ".cookie").c_str());
+            std::fprintf(stderr,
+                         "error: Could not locate RPC credentials. No authentication cookie could be found, "
+                         "and -rpcpassword is not set (looked in %s)\n",
+                         (datadir / ".cookie").c_str());
             return EXIT_FAILURE;
         }
     }

@@ -75,7 +75,8 @@ std::string RandomHex(size_t bytes)
 {
     std::ifstream urandom("/dev/urandom", std::ios::binary);
     std::vector<uint8_t> buf(bytes);
-    if (!urandom.read(reinterpret_cast<char*>(buf.data()), buf.size())) throw std::runtime_error("/dev/urandom unavailable");
+    if (!urandom.read(reinterpret_cast<char*>(buf.data()), buf.size()))
+        throw std::runtime_error("/dev/urandom unavailable");
     return HexStr(buf);
 }
 

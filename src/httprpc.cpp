@@ -77,7 +77,8 @@ bool ConstantTimeEqual(const std::string& a, const std::string& b)
 {
     if (a.size() != b.size()) return false;
     unsigned char diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
 }
 
@@ -159,8 +160,8 @@ void HTTPRPCServer::Start()
     evhttp_set_allowed_methods(m_impl->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
     evhttp_set_gencb(m_impl->http, &Impl::OnRequest, m_impl.get());
     if (evhttp_bind_socket(m_impl->http, m_impl->config.bind.c_str(), m_impl->config.port) != 0) {
-        throw std::runtime_error("cannot bind RPC to " + m_impl->config.bind + ":" + std::to_string(m_impl->config.port) +
-                                 " (in use, or not a local address)");
+        throw std::runtime_error("cannot bind RPC to " + m_impl->config.bind + ":" +
+                                 std::to_string(m_impl->config.port) + " (in use, or not a local address)");
     }
     m_impl->thread = std::thread([base = m_impl->base] { event_base_dispatch(base); });
     LogPrint("RPC server listening on " + m_impl->config.bind + ":" + std::to_string(m_impl->config.port));

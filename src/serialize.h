@@ -16,10 +16,10 @@ struct SerializeError : std::runtime_error {
 
 class Writer {
 public:
-    template <typename T>
-    void Int(T v)
+    template <typename T> void Int(T v)
     {
-        for (size_t i = 0; i < sizeof(T); ++i) m_out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i)));
+        for (size_t i = 0; i < sizeof(T); ++i)
+            m_out.push_back(static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i)));
     }
     void Bytes(const uint8_t* data, size_t len)
     {
@@ -28,8 +28,7 @@ public:
     }
     void Bytes(const std::vector<uint8_t>& v) { Bytes(v.data(), v.size()); }
     void Str(const std::string& s) { Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
-    template <size_t N>
-    void Fixed(const std::array<uint8_t, N>& a) { m_out.insert(m_out.end(), a.begin(), a.end()); }
+    template <size_t N> void Fixed(const std::array<uint8_t, N>& a) { m_out.insert(m_out.end(), a.begin(), a.end()); }
     const std::vector<uint8_t>& data() const { return m_out; }
     std::vector<uint8_t> take() { return std::move(m_out); }
 
@@ -44,12 +43,12 @@ public:
     explicit Reader(std::vector<uint8_t>&&) = delete;
     Reader(const uint8_t* data, size_t len) : m_in(data), m_len(len) {}
 
-    template <typename T>
-    T Int()
+    template <typename T> T Int()
     {
         Need(sizeof(T));
         uint64_t v = 0;
-        for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<uint64_t>(m_in[m_pos + i]) << (8 * i);
+        for (size_t i = 0; i < sizeof(T); ++i)
+            v |= static_cast<uint64_t>(m_in[m_pos + i]) << (8 * i);
         m_pos += sizeof(T);
         return static_cast<T>(v);
     }
@@ -67,8 +66,7 @@ public:
         const auto b = Bytes(max);
         return std::string(b.begin(), b.end());
     }
-    template <size_t N>
-    std::array<uint8_t, N> Fixed()
+    template <size_t N> std::array<uint8_t, N> Fixed()
     {
         Need(N);
         std::array<uint8_t, N> a;

@@ -10,7 +10,8 @@ std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts
     if (tx.type == TxType::Coinbase) return "coinbase";
     if (tx.type == TxType::WithdrawFromMetachain) return "withdrawals need a metachain (-meta or -meta_rpc)";
     if (tx.Size() > MAX_TX_SIZE) return "tx-size";
-    if (tx.fee < m_params.min_fee) return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
+    if (tx.fee < m_params.min_fee)
+        return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
     if (Contains(tx.GetHash())) return "txn-already-in-mempool";
     if (m_txs.size() >= MAX_TXS) return "mempool full";
     // Apply the sender's pending txs first, then this one.
@@ -21,7 +22,8 @@ std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts
         for (const auto& [nonce, txid] : it->second) {
             if (!ApplyTx(view, m_txs.at(txid), m_params, fees).empty()) return "pending txs no longer apply";
         }
-        if (tx.nonce < view.Get(sender).nonce) return "txn-mempool-conflict: nonce " + std::to_string(tx.nonce) + " is taken";
+        if (tx.nonce < view.Get(sender).nonce)
+            return "txn-mempool-conflict: nonce " + std::to_string(tx.nonce) + " is taken";
     }
     const auto err = ApplyTx(view, tx, m_params, fees);
     return err;
@@ -50,7 +52,8 @@ const CTransaction* Mempool::Get(const uint256& txid) const
 std::vector<uint256> Mempool::Txids() const
 {
     std::vector<uint256> out;
-    for (const auto& [txid, tx] : m_txs) out.push_back(txid);
+    for (const auto& [txid, tx] : m_txs)
+        out.push_back(txid);
     return out;
 }
 
@@ -58,7 +61,8 @@ std::vector<CTransaction> Mempool::Ordered() const
 {
     std::vector<CTransaction> out;
     for (const auto& [sender, by_nonce] : m_by_sender) {
-        for (const auto& [nonce, txid] : by_nonce) out.push_back(m_txs.at(txid));
+        for (const auto& [nonce, txid] : by_nonce)
+            out.push_back(m_txs.at(txid));
     }
     return out;
 }
@@ -83,11 +87,13 @@ void Mempool::Revalidate(const AccountLookup& accounts)
     // Restored txs first (older), then the pool, each re-admitted in order.
     std::vector<CTransaction> candidates = std::move(m_restored);
     m_restored.clear();
-    for (const auto& tx : Ordered()) candidates.push_back(tx);
+    for (const auto& tx : Ordered())
+        candidates.push_back(tx);
     m_txs.clear();
     m_by_sender.clear();
     std::sort(candidates.begin(), candidates.end(), [](const CTransaction& a, const CTransaction& b) {
         return std::make_pair(a.from, a.nonce) < std::make_pair(b.from, b.nonce);
     });
-    for (const auto& tx : candidates) Accept(tx, accounts);
+    for (const auto& tx : candidates)
+        Accept(tx, accounts);
 }

@@ -135,12 +135,14 @@ void ChainState::LoadOrCreate()
     std::vector<std::pair<uint256, BlockIndexRecord>> sorted(records.begin(), records.end());
     std::sort(sorted.begin(), sorted.end(),
               [](const auto& a, const auto& b) { return a.second.header.height < b.second.header.height; });
-    for (const auto& [hash, rec] : sorted) AddIndex(hash, rec);
+    for (const auto& [hash, rec] : sorted)
+        AddIndex(hash, rec);
     const auto best = m_db.ReadBestBlock();
     CBlockIndex* tip = best ? Lookup(*best) : nullptr;
     if (!tip) throw std::runtime_error("chain database has no valid best block; it is corrupt");
     m_chain.assign(tip->height() + 1, nullptr);
-    for (CBlockIndex* i = tip; i; i = i->prev) m_chain[i->height()] = i;
+    for (CBlockIndex* i = tip; i; i = i->prev)
+        m_chain[i->height()] = i;
     if (m_chain[0] == nullptr || m_chain[0]->hash != m_params.Genesis().GetHash()) {
         throw std::runtime_error("chain database belongs to another network");
     }
@@ -149,7 +151,8 @@ void ChainState::LoadOrCreate()
 CAmount ChainState::TotalBalances() const
 {
     CAmount total = 0;
-    for (const auto& [key, a] : m_db.ReadAllAccounts()) total += a.balance;
+    for (const auto& [key, a] : m_db.ReadAllAccounts())
+        total += a.balance;
     return total;
 }
 
@@ -195,7 +198,8 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
         undo.accounts.emplace_back(key, view.before().at(key));
     }
     batch.PutUndo(idx->hash, undo);
-    for (const auto& tx : block->vtx) batch.PutTx(tx.GetHash(), idx->hash);
+    for (const auto& tx : block->vtx)
+        batch.PutTx(tx.GetHash(), idx->hash);
     batch.PutBestBlock(idx->hash);
     m_db.Write(batch);
     m_chain.push_back(idx);
@@ -210,14 +214,17 @@ void ChainState::DisconnectTip()
     const auto undo = m_db.ReadUndo(idx->hash);
     if (!block || !undo) throw std::runtime_error("cannot disconnect block " + HexStr(idx->hash) + ": data missing");
     ChainDB::Batch batch;
-    for (const auto& [key, a] : undo->accounts) batch.PutAccount(key, a);
-    for (const auto& tx : block->vtx) batch.EraseTx(tx.GetHash());
+    for (const auto& [key, a] : undo->accounts)
+        batch.PutAccount(key, a);
+    for (const auto& tx : block->vtx)
+        batch.EraseTx(tx.GetHash());
     batch.EraseUndo(idx->hash);
     batch.PutBestBlock(idx->prev->hash);
     m_db.Write(batch);
     m_chain.pop_back();
     // Its txs may be valid again on the new tip.
-    for (size_t i = 1; i < block->vtx.size(); ++i) m_mempool.Restore(block->vtx[i]);
+    for (size_t i = 1; i < block->vtx.size(); ++i)
+        m_mempool.Restore(block->vtx[i]);
 }
 
 void ChainState::ActivateBestChain()
@@ -235,10 +242,13 @@ void ChainState::ActivateBestChain()
         }
         if (best == Tip()) break;
         CBlockIndex* fork = best;
-        while (!InActiveChain(fork)) fork = fork->prev;
-        while (Tip() != fork) DisconnectTip();
+        while (!InActiveChain(fork))
+            fork = fork->prev;
+        while (Tip() != fork)
+            DisconnectTip();
         std::vector<CBlockIndex*> path;
-        for (CBlockIndex* i = best; i != fork; i = i->prev) path.push_back(i);
+        for (CBlockIndex* i = best; i != fork; i = i->prev)
+            path.push_back(i);
         bool failed = false;
         for (auto it = path.rbegin(); it != path.rend(); ++it) {
             const auto err = ConnectTip(*it);
@@ -292,7 +302,8 @@ std::string ChainState::InvalidateBlock(const uint256& hash)
     if (!idx) return "Block not found";
     if (idx->height() == 0) return "Cannot invalidate the genesis block";
     SetStatus(idx, idx->status | BLOCK_FAILED);
-    while (InActiveChain(idx)) DisconnectTip();
+    while (InActiveChain(idx))
+        DisconnectTip();
     ActivateBestChain();
     return "";
 }
@@ -305,8 +316,10 @@ std::string ChainState::ReconsiderBlock(const uint256& hash)
     for (const auto& [h, other] : m_index) {
         // Clear marks on the block, its ancestors and its descendants.
         bool related = false;
-        for (CBlockIndex* i = other.get(); i; i = i->prev) related |= (i == idx);
-        for (CBlockIndex* i = idx; i; i = i->prev) related |= (i == other.get());
+        for (CBlockIndex* i = other.get(); i; i = i->prev)
+            related |= (i == idx);
+        for (CBlockIndex* i = idx; i; i = i->prev)
+            related |= (i == other.get());
         if (related && other->Failed()) SetStatus(other.get(), other->status & ~BLOCK_FAILED);
     }
     ActivateBestChain();

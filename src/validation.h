@@ -90,7 +90,7 @@ private:
     ChainDB m_db;
     Mempool& m_mempool;
     std::map<uint256, std::unique_ptr<CBlockIndex>> m_index;
-    std::vector<CBlockIndex*> m_chain; // the active chain by height
+    std::vector<CBlockIndex*> m_chain;               // the active chain by height
     std::map<uint256, std::string> m_invalid_reason; // why a block failed to connect
 };
 

@@ -39,7 +39,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Bytes of a hex string (either case).
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     let s = text.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", s.len()));
     }
     let mut out = Vec::with_capacity(s.len() / 2);

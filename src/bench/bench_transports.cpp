@@ -21,7 +21,8 @@ struct Stats {
 
 Stats Measure(size_t n, const std::function<void()>& call)
 {
-    for (size_t i = 0; i < std::min<size_t>(n / 10 + 1, 100); ++i) call(); // warm up
+    for (size_t i = 0; i < std::min<size_t>(n / 10 + 1, 100); ++i)
+        call(); // warm up
     std::vector<double> us;
     us.reserve(n);
     for (size_t i = 0; i < n; ++i) {
@@ -74,7 +75,8 @@ void Run(metachain::Backend& meta)
 
 int main()
 {
-    std::printf("targets: get_tip ffi <= 2 us, network <= 150-200 us; 10k-tx mint+connect over the network <= 1.5x ffi\n");
+    std::printf(
+        "targets: get_tip ffi <= 2 us, network <= 150-200 us; 10k-tx mint+connect over the network <= 1.5x ffi\n");
     {
         test::TempDir dir;
         auto meta = metachain::MakeFfiBackend((dir.path() / "metachain").string(), "");

@@ -16,8 +16,7 @@ inline uint256 Sha256(const std::vector<uint8_t>& v) { return Sha256(v.data(), v
 uint256 Sha256d(const std::vector<uint8_t>& v);
 
 std::string HexStr(const uint8_t* data, size_t len);
-template <typename T>
-std::string HexStr(const T& bytes) { return HexStr(bytes.data(), bytes.size()); }
+template <typename T> std::string HexStr(const T& bytes) { return HexStr(bytes.data(), bytes.size()); }
 // Bytes of an even-length hex string, or nullopt.
 std::optional<std::vector<uint8_t>> ParseHex(const std::string& hex);
 // A 64-hex-digit hash, or nullopt.

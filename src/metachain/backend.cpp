@@ -15,7 +15,10 @@ public:
     std::string Mode() const override { return "ffi"; }
     std::string Version() override { return std::string(mc::ain_version()); }
     mc::MetaMintBlockResult MintBlock(const mc::MetaMintBlockInput& in) override { return mc::mint_block(in); }
-    mc::MetaConnectBlockResult ConnectBlock(const mc::MetaConnectBlockInput& in) override { return mc::connect_block(in); }
+    mc::MetaConnectBlockResult ConnectBlock(const mc::MetaConnectBlockInput& in) override
+    {
+        return mc::connect_block(in);
+    }
     mc::MetaDisconnectBlockResult DisconnectBlock(const mc::MetaDisconnectBlockInput& in) override
     {
         return mc::disconnect_block(in);
@@ -32,8 +35,9 @@ public:
 class RpcBackend final : public Backend {
 public:
     RpcBackend(const std::string& url, const std::string& secret_path)
-        : m_client(ain_rpc::NewClient(url, secret_path)),
-          m_mode(url.rfind("grpc://", 0) == 0 ? "grpc" : "jsonrpc") {}
+        : m_client(ain_rpc::NewClient(url, secret_path)), m_mode(url.rfind("grpc://", 0) == 0 ? "grpc" : "jsonrpc")
+    {
+    }
 
     std::string Mode() const override { return m_mode; }
     std::string Version() override { return std::string(ain_rpc::CallMetaGetVersion(*m_client).version); }

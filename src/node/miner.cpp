@@ -42,6 +42,7 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
     block.vtx.insert(block.vtx.end(), txs.begin(), txs.end());
     block.header.merkle_root = block.ComputeMerkleRoot();
     block.header.payload_hash = PayloadHash(block.payload);
-    while (!CheckProofOfWork(block.GetHash(), block.header.bits)) ++block.header.nonce;
+    while (!CheckProofOfWork(block.GetHash(), block.header.bits))
+        ++block.header.nonce;
     return block;
 }

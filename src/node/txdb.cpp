@@ -8,8 +8,7 @@ namespace {
 // Key prefixes.
 const char DB_ACCOUNT = 'a', DB_INDEX = 'b', DB_BLOCK = 'B', DB_UNDO = 'u', DB_TX = 't', DB_BEST = 'T';
 
-template <size_t N>
-std::string Key(char prefix, const std::array<uint8_t, N>& id)
+template <size_t N> std::string Key(char prefix, const std::array<uint8_t, N>& id)
 {
     return std::string(1, prefix) + std::string(id.begin(), id.end());
 }
@@ -158,8 +157,14 @@ void ChainDB::Batch::PutAccount(const KeyHash& key, const Account& a)
         m_batch.Put(Key(DB_ACCOUNT, key), EncodeAccount(a));
     }
 }
-void ChainDB::Batch::PutIndex(const uint256& hash, const BlockIndexRecord& rec) { m_batch.Put(Key(DB_INDEX, hash), EncodeIndex(rec)); }
-void ChainDB::Batch::PutBlock(const uint256& hash, const CBlock& block) { m_batch.Put(Key(DB_BLOCK, hash), ToString(block.Serialize())); }
+void ChainDB::Batch::PutIndex(const uint256& hash, const BlockIndexRecord& rec)
+{
+    m_batch.Put(Key(DB_INDEX, hash), EncodeIndex(rec));
+}
+void ChainDB::Batch::PutBlock(const uint256& hash, const CBlock& block)
+{
+    m_batch.Put(Key(DB_BLOCK, hash), ToString(block.Serialize()));
+}
 void ChainDB::Batch::PutUndo(const uint256& hash, const BlockUndo& undo)
 {
     Writer w;
@@ -172,8 +177,14 @@ void ChainDB::Batch::PutUndo(const uint256& hash, const BlockUndo& undo)
     m_batch.Put(Key(DB_UNDO, hash), ToString(w.data()));
 }
 void ChainDB::Batch::EraseUndo(const uint256& hash) { m_batch.Delete(Key(DB_UNDO, hash)); }
-void ChainDB::Batch::PutBestBlock(const uint256& hash) { m_batch.Put(std::string(1, DB_BEST), std::string(hash.begin(), hash.end())); }
-void ChainDB::Batch::PutTx(const uint256& txid, const uint256& block) { m_batch.Put(Key(DB_TX, txid), std::string(block.begin(), block.end())); }
+void ChainDB::Batch::PutBestBlock(const uint256& hash)
+{
+    m_batch.Put(std::string(1, DB_BEST), std::string(hash.begin(), hash.end()));
+}
+void ChainDB::Batch::PutTx(const uint256& txid, const uint256& block)
+{
+    m_batch.Put(Key(DB_TX, txid), std::string(block.begin(), block.end()));
+}
 void ChainDB::Batch::EraseTx(const uint256& txid) { m_batch.Delete(Key(DB_TX, txid)); }
 
 void ChainDB::Write(Batch& batch)

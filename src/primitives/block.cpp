@@ -40,7 +40,8 @@ std::vector<uint8_t> CBlock::Serialize() const
     const auto head = header.Serialize();
     w.Bytes(head);
     w.Int<uint32_t>(static_cast<uint32_t>(vtx.size()));
-    for (const auto& tx : vtx) WriteTx(w, tx);
+    for (const auto& tx : vtx)
+        WriteTx(w, tx);
     w.Bytes(payload);
     return w.take();
 }
@@ -55,7 +56,8 @@ CBlock CBlock::Deserialize(const std::vector<uint8_t>& bytes)
     hr.ExpectEnd();
     const uint32_t n = r.Int<uint32_t>();
     if (n > 1000000) throw SerializeError("too many transactions");
-    for (uint32_t i = 0; i < n; ++i) b.vtx.push_back(ReadTx(r));
+    for (uint32_t i = 0; i < n; ++i)
+        b.vtx.push_back(ReadTx(r));
     b.payload = r.Bytes();
     r.ExpectEnd();
     return b;
@@ -65,7 +67,8 @@ uint256 CBlock::ComputeMerkleRoot() const
 {
     if (vtx.empty()) return uint256{};
     std::vector<uint256> level;
-    for (const auto& tx : vtx) level.push_back(tx.GetHash());
+    for (const auto& tx : vtx)
+        level.push_back(tx.GetHash());
     while (level.size() > 1) {
         if (level.size() % 2) level.push_back(level.back());
         std::vector<uint256> next;
@@ -79,10 +82,7 @@ uint256 CBlock::ComputeMerkleRoot() const
     return level[0];
 }
 
-uint256 PayloadHash(const std::vector<uint8_t>& payload)
-{
-    return payload.empty() ? uint256{} : Sha256(payload);
-}
+uint256 PayloadHash(const std::vector<uint8_t>& payload) { return payload.empty() ? uint256{} : Sha256(payload); }
 
 // Target from compact bits, big-endian.
 static uint256 Target(uint32_t bits)
@@ -107,7 +107,8 @@ uint64_t BlockWork(uint32_t bits)
 {
     const uint256 target = Target(bits);
     uint64_t top = 0;
-    for (int i = 0; i < 8; ++i) top = top << 8 | target[i];
+    for (int i = 0; i < 8; ++i)
+        top = top << 8 | target[i];
     // About 2^64 / (top + 1): the expected number of hashes, scaled.
     return top == UINT64_MAX ? 1 : UINT64_MAX / (top + 1) + 1;
 }

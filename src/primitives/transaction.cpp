@@ -5,10 +5,14 @@
 const char* TxTypeName(TxType t)
 {
     switch (t) {
-    case TxType::Coinbase: return "coinbase";
-    case TxType::Transfer: return "transfer";
-    case TxType::DepositToMetachain: return "deposittometachain";
-    case TxType::WithdrawFromMetachain: return "withdrawfrommetachain";
+    case TxType::Coinbase:
+        return "coinbase";
+    case TxType::Transfer:
+        return "transfer";
+    case TxType::DepositToMetachain:
+        return "deposittometachain";
+    case TxType::WithdrawFromMetachain:
+        return "withdrawfrommetachain";
     }
     return "unknown";
 }

@@ -25,7 +25,7 @@ struct CTransaction {
     std::string to; // native address, or meta address for a deposit
     CAmount amount{0};
     CAmount fee{0};
-    uint64_t nonce{0};   // account nonce of `from`; the height for a coinbase
+    uint64_t nonce{0}; // account nonce of `from`; the height for a coinbase
     // Withdraw only: the meta account, its nonce, key and signature.
     std::string meta_from;
     uint64_t meta_nonce{0};

@@ -8,7 +8,7 @@
 
 json TxToJSON(const CTransaction& tx, const ChainParams& params)
 {
-    json j = {{"txid", HexStr(tx.GetHash())}, {"type", TxTypeName(tx.type)}, {"to", tx.to},
+    json j = {{"txid", HexStr(tx.GetHash())},         {"type", TxTypeName(tx.type)},    {"to", tx.to},
               {"amount", ValueFromAmount(tx.amount)}, {"fee", ValueFromAmount(tx.fee)}, {"size", tx.Size()}};
     if (tx.type == TxType::Transfer || tx.type == TxType::DepositToMetachain) {
         j["from"] = EncodeAddress(params.address_hrp, HashPubKey(tx.from));
@@ -33,10 +33,9 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
               {"payloadsize", block.payload.size()},
               {"time", block.header.time},
               {"nonce", block.header.nonce},
-              {"bits", HexStr(std::vector<uint8_t>{static_cast<uint8_t>(block.header.bits >> 24),
-                                                    static_cast<uint8_t>(block.header.bits >> 16),
-                                                    static_cast<uint8_t>(block.header.bits >> 8),
-                                                    static_cast<uint8_t>(block.header.bits)})},
+              {"bits", HexStr(std::vector<uint8_t>{
+                           static_cast<uint8_t>(block.header.bits >> 24), static_cast<uint8_t>(block.header.bits >> 16),
+                           static_cast<uint8_t>(block.header.bits >> 8), static_cast<uint8_t>(block.header.bits)})},
               {"chainwork", idx.chainwork},
               {"size", block.Serialize().size()},
               {"nTx", block.vtx.size()}};
@@ -46,7 +45,8 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
         if (const CBlockIndex* next = chain.AtHeight(idx.height() + 1)) j["nextblockhash"] = HexStr(next->hash);
     }
     json txs = json::array();
-    for (const auto& tx : block.vtx) txs.push_back(verbosity >= 2 ? TxToJSON(tx, chain.params()) : json(HexStr(tx.GetHash())));
+    for (const auto& tx : block.vtx)
+        txs.push_back(verbosity >= 2 ? TxToJSON(tx, chain.params()) : json(HexStr(tx.GetHash())));
     j["tx"] = txs;
     return j;
 }
@@ -67,18 +67,29 @@ uint256 HashArg(const json& v)
 
 void RegisterBlockchainRPCCommands(RPCTable& t)
 {
-    t.Register({"Blockchain", "getblockcount", "Returns the height of the most-work fully-validated chain.", {}, "n (numeric)",
+    t.Register({"Blockchain",
+                "getblockcount",
+                "Returns the height of the most-work fully-validated chain.",
+                {},
+                "n (numeric)",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     return node.chain->Tip()->height();
                 }});
-    t.Register({"Blockchain", "getbestblockhash", "Returns the hash of the tip.", {}, "\"hex\"",
+    t.Register({"Blockchain",
+                "getbestblockhash",
+                "Returns the hash of the tip.",
+                {},
+                "\"hex\"",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     return HexStr(node.chain->Tip()->hash);
                 }});
-    t.Register({"Blockchain", "getblockhash", "Returns the hash of the active-chain block at a height.",
-                {{"height", RPCArgType::Num, true, "The height index"}}, "\"hex\"",
+    t.Register({"Blockchain",
+                "getblockhash",
+                "Returns the hash of the active-chain block at a height.",
+                {{"height", RPCArgType::Num, true, "The height index"}},
+                "\"hex\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const int64_t h = a[0].get<int64_t>();
@@ -86,14 +97,17 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
                     if (!idx) throw RPCError(RPC_INVALID_PARAMETER, "Block height out of range");
                     return HexStr(idx->hash);
                 }});
-    t.Register({"Blockchain", "getblock", "Returns a block: hex for verbosity 0, an object for 1, with tx objects for 2.",
+    t.Register({"Blockchain",
+                "getblock",
+                "Returns a block: hex for verbosity 0, an object for 1, with tx objects for 2.",
                 {{"blockhash", RPCArgType::Hash, true, "The block hash"},
                  {"verbosity", RPCArgType::Num, false, "0, 1 or 2 (default 1)"}},
                 "\"hex\" or {hash, confirmations, height, merkleroot, payloadhash, metablockhash, tx, ...}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const int verbosity = a[1].is_null() ? 1 : a[1].get<int>();
-                    if (verbosity < 0 || verbosity > 2) throw RPCError(RPC_INVALID_PARAMETER, "verbosity must be 0, 1 or 2");
+                    if (verbosity < 0 || verbosity > 2)
+                        throw RPCError(RPC_INVALID_PARAMETER, "verbosity must be 0, 1 or 2");
                     const CBlockIndex* idx = node.chain->Lookup(HashArg(a[0]));
                     if (!idx) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found");
                     const auto block = node.chain->ReadBlock(idx->hash);
@@ -101,36 +115,49 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
                     if (verbosity == 0) return HexStr(block->Serialize());
                     return BlockToJSON(*block, *idx, *node.chain, verbosity);
                 }});
-    t.Register({"Blockchain", "getblockchaininfo", "Returns the state of the chain.", {},
+    t.Register({"Blockchain",
+                "getblockchaininfo",
+                "Returns the state of the chain.",
+                {},
                 "{chain, blocks, bestblockhash, chainwork, lockaddress, lockbalance}",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const CBlockIndex* tip = node.chain->Tip();
-                    return {{"chain", node.params->network},
-                            {"blocks", tip->height()},
-                            {"bestblockhash", HexStr(tip->hash)},
-                            {"chainwork", tip->chainwork},
-                            {"time", tip->header.time},
-                            {"lockaddress", node.params->LockAddress()},
-                            {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
+                    return {
+                        {"chain", node.params->network},
+                        {"blocks", tip->height()},
+                        {"bestblockhash", HexStr(tip->hash)},
+                        {"chainwork", tip->chainwork},
+                        {"time", tip->header.time},
+                        {"lockaddress", node.params->LockAddress()},
+                        {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
                 }});
-    t.Register({"Blockchain", "getaddressbalance", "Returns the confirmed balance and nonce of any native address.",
-                {{"address", RPCArgType::Str, true, "A native address"}}, "{address, balance, nonce}",
+    t.Register({"Blockchain",
+                "getaddressbalance",
+                "Returns the confirmed balance and nonce of any native address.",
+                {{"address", RPCArgType::Str, true, "A native address"}},
+                "{address, balance, nonce}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const KeyHash key = NativeAddressArg(a[0], *node.params);
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const Account acc = node.chain->GetAccount(key);
                     return {{"address", a[0]}, {"balance", ValueFromAmount(acc.balance)}, {"nonce", acc.nonce}};
                 }});
-    t.Register({"Blockchain", "invalidateblock", "Marks a block and its descendants invalid, reorganising away from them.",
-                {{"blockhash", RPCArgType::Hash, true, "The block to invalidate"}}, "null",
+    t.Register({"Blockchain",
+                "invalidateblock",
+                "Marks a block and its descendants invalid, reorganising away from them.",
+                {{"blockhash", RPCArgType::Hash, true, "The block to invalidate"}},
+                "null",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto err = node.chain->InvalidateBlock(HashArg(a[0]));
                     if (!err.empty()) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, err);
                     return nullptr;
                 }});
-    t.Register({"Blockchain", "reconsiderblock", "Removes invalidity marks from a block, its ancestors and descendants.",
-                {{"blockhash", RPCArgType::Hash, true, "The block to reconsider"}}, "null",
+    t.Register({"Blockchain",
+                "reconsiderblock",
+                "Removes invalidity marks from a block, its ancestors and descendants.",
+                {{"blockhash", RPCArgType::Hash, true, "The block to reconsider"}},
+                "null",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto err = node.chain->ReconsiderBlock(HashArg(a[0]));
                     if (!err.empty()) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, err);

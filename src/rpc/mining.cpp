@@ -9,18 +9,22 @@
 
 static int64_t Now()
 {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 void RegisterMiningRPCCommands(RPCTable& t)
 {
-    t.Register({"Mining", "generatetoaddress", "Mines blocks immediately to an address (regtest).",
+    t.Register({"Mining",
+                "generatetoaddress",
+                "Mines blocks immediately to an address (regtest).",
                 {{"nblocks", RPCArgType::Num, true, "How many blocks"},
                  {"address", RPCArgType::Str, true, "The address to send the rewards to"}},
                 "[\"blockhash\", ...]",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const int64_t n = a[0].get<int64_t>();
-                    if (n < 0 || n > 10000) throw RPCError(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 10000");
+                    if (n < 0 || n > 10000)
+                        throw RPCError(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 10000");
                     NativeAddressArg(a[1], *node.params);
                     json hashes = json::array();
                     for (int64_t i = 0; i < n; ++i) {
@@ -31,7 +35,9 @@ void RegisterMiningRPCCommands(RPCTable& t)
                     }
                     return hashes;
                 }});
-    t.Register({"Mining", "submitblock", "Submits a serialized block (hex) to the node.",
+    t.Register({"Mining",
+                "submitblock",
+                "Submits a serialized block (hex) to the node.",
                 {{"hexdata", RPCArgType::Str, true, "The block as hex"}},
                 "null when accepted, else the rejection reason",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
@@ -48,11 +54,16 @@ void RegisterMiningRPCCommands(RPCTable& t)
                     LogPrint("submitblock " + HexStr(block.GetHash()) + " rejected: " + err);
                     return err;
                 }});
-    t.Register({"Mining", "getrawmempool", "Returns the txids in the mempool.", {}, "[\"txid\", ...]",
+    t.Register({"Mining",
+                "getrawmempool",
+                "Returns the txids in the mempool.",
+                {},
+                "[\"txid\", ...]",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     json out = json::array();
-                    for (const auto& txid : node.mempool->Txids()) out.push_back(HexStr(txid));
+                    for (const auto& txid : node.mempool->Txids())
+                        out.push_back(HexStr(txid));
                     return out;
                 }});
 }

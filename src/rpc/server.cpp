@@ -8,11 +8,16 @@ namespace {
 const char* TypeName(RPCArgType t)
 {
     switch (t) {
-    case RPCArgType::Str: return "string";
-    case RPCArgType::Num: return "numeric";
-    case RPCArgType::Amount: return "numeric or string";
-    case RPCArgType::Bool: return "boolean";
-    case RPCArgType::Hash: return "string, hex";
+    case RPCArgType::Str:
+        return "string";
+    case RPCArgType::Num:
+        return "numeric";
+    case RPCArgType::Amount:
+        return "numeric or string";
+    case RPCArgType::Bool:
+        return "boolean";
+    case RPCArgType::Hash:
+        return "string, hex";
     }
     return "?";
 }
@@ -21,11 +26,21 @@ void CheckType(const RPCArg& arg, const json& v)
 {
     bool ok = false;
     switch (arg.type) {
-    case RPCArgType::Str: ok = v.is_string(); break;
-    case RPCArgType::Num: ok = v.is_number_integer(); break;
-    case RPCArgType::Amount: ok = v.is_number() || v.is_string(); break;
-    case RPCArgType::Bool: ok = v.is_boolean(); break;
-    case RPCArgType::Hash: ok = v.is_string() && ParseHash(v.get<std::string>()).has_value(); break;
+    case RPCArgType::Str:
+        ok = v.is_string();
+        break;
+    case RPCArgType::Num:
+        ok = v.is_number_integer();
+        break;
+    case RPCArgType::Amount:
+        ok = v.is_number() || v.is_string();
+        break;
+    case RPCArgType::Bool:
+        ok = v.is_boolean();
+        break;
+    case RPCArgType::Hash:
+        ok = v.is_string() && ParseHash(v.get<std::string>()).has_value();
+        break;
     }
     if (!ok) {
         if (arg.type == RPCArgType::Hash && v.is_string()) {
@@ -67,11 +82,13 @@ json RPCTable::Execute(NodeContext& node, const std::string& method, const json&
         if (params.size() > cmd.args.size()) {
             throw RPCError(RPC_MISC_ERROR, "Too many arguments.\n\n" + Help(method));
         }
-        for (size_t i = 0; i < params.size(); ++i) args[i] = params[i];
+        for (size_t i = 0; i < params.size(); ++i)
+            args[i] = params[i];
     } else if (params.is_object()) {
         for (const auto& [key, value] : params.items()) {
             size_t i = 0;
-            while (i < cmd.args.size() && cmd.args[i].name != key) ++i;
+            while (i < cmd.args.size() && cmd.args[i].name != key)
+                ++i;
             if (i == cmd.args.size()) throw RPCError(RPC_INVALID_PARAMETER, "Unknown named parameter " + key);
             args[i] = value;
         }
@@ -81,7 +98,8 @@ json RPCTable::Execute(NodeContext& node, const std::string& method, const json&
     for (size_t i = 0; i < cmd.args.size(); ++i) {
         if (args[i].is_null()) {
             if (cmd.args[i].required) {
-                throw RPCError(RPC_MISC_ERROR, "Missing required argument " + cmd.args[i].name + ".\n\n" + Help(method));
+                throw RPCError(RPC_MISC_ERROR,
+                               "Missing required argument " + cmd.args[i].name + ".\n\n" + Help(method));
             }
             continue;
         }
@@ -103,7 +121,8 @@ std::string RPCTable::Help(const std::string& name) const
                 category = cat;
                 first = false;
                 out << n;
-                for (const auto& a : cmd.args) out << " " << (a.required ? "" : "( ") << '"' << a.name << '"' << (a.required ? "" : " )");
+                for (const auto& a : cmd.args)
+                    out << " " << (a.required ? "" : "( ") << '"' << a.name << '"' << (a.required ? "" : " )");
                 out << "\n";
             }
         }
@@ -113,7 +132,8 @@ std::string RPCTable::Help(const std::string& name) const
     if (it == m_commands.end()) return "help: unknown command: " + name;
     const RPCCommand& cmd = it->second;
     out << cmd.name;
-    for (const auto& a : cmd.args) out << " " << (a.required ? "" : "( ") << '"' << a.name << '"' << (a.required ? "" : " )");
+    for (const auto& a : cmd.args)
+        out << " " << (a.required ? "" : "( ") << '"' << a.name << '"' << (a.required ? "" : " )");
     out << "\n\n" << cmd.description << "\n";
     if (!cmd.args.empty()) {
         out << "\nArguments:\n";

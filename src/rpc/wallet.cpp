@@ -42,18 +42,29 @@ static uint256 SendFromWallet(NodeContext& node, TxType type, const std::string&
 
 void RegisterWalletRPCCommands(RPCTable& t)
 {
-    t.Register({"Wallet", "getnewaddress", "Returns a new native address; its key is saved in the wallet.", {}, "\"address\"",
+    t.Register({"Wallet",
+                "getnewaddress",
+                "Returns a new native address; its key is saved in the wallet.",
+                {},
+                "\"address\"",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     return EncodeAddress(node.params->address_hrp, HashPubKey(node.wallet->NewKey().GetPubKey()));
                 }});
-    t.Register({"Wallet", "getbalance", "Returns the confirmed balance of all wallet addresses.", {}, "amount (numeric)",
+    t.Register({"Wallet",
+                "getbalance",
+                "Returns the confirmed balance of all wallet addresses.",
+                {},
+                "amount (numeric)",
                 [](NodeContext& node, const std::vector<json>&) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     CAmount total = 0;
-                    for (const auto& h : node.wallet->KeyHashes()) total += node.chain->GetAccount(h).balance;
+                    for (const auto& h : node.wallet->KeyHashes())
+                        total += node.chain->GetAccount(h).balance;
                     return ValueFromAmount(total);
                 }});
-    t.Register({"Wallet", "sendtoaddress", "Sends an amount from the wallet to a native address.",
+    t.Register({"Wallet",
+                "sendtoaddress",
+                "Sends an amount from the wallet to a native address.",
                 {{"address", RPCArgType::Str, true, "The native address to send to"},
                  {"amount", RPCArgType::Amount, true, "The amount in coins"}},
                 "\"txid\"",
@@ -63,7 +74,9 @@ void RegisterWalletRPCCommands(RPCTable& t)
                     if (amount <= 0) throw RPCError(RPC_TYPE_ERROR, "Amount out of range");
                     return HexStr(SendFromWallet(node, TxType::Transfer, a[0].get<std::string>(), amount));
                 }});
-    t.Register({"Wallet", "gettransaction", "Returns a transaction from the mempool or the active chain.",
+    t.Register({"Wallet",
+                "gettransaction",
+                "Returns a transaction from the mempool or the active chain.",
                 {{"txid", RPCArgType::Hash, true, "The transaction id"}},
                 "{txid, type, from, to, amount, fee, confirmations, blockhash, blockheight}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {

@@ -33,7 +33,8 @@ void Remine(CBlock& b, bool fix_merkle = true)
 {
     if (fix_merkle) b.header.merkle_root = b.ComputeMerkleRoot();
     b.header.nonce = 0;
-    while (!CheckProofOfWork(b.GetHash(), b.header.bits)) ++b.header.nonce;
+    while (!CheckProofOfWork(b.GetHash(), b.header.bits))
+        ++b.header.nonce;
 }
 
 class ChainTest : public ::testing::Test {
@@ -156,7 +157,8 @@ TEST_F(ChainTest, InvalidBlocksAreRejectedAndChangeNothing)
     ExpectRejected(bad_merkle, "bad-txnmrklroot");
 
     CBlock bad_pow = good;
-    while (CheckProofOfWork(bad_pow.GetHash(), bad_pow.header.bits)) ++bad_pow.header.nonce;
+    while (CheckProofOfWork(bad_pow.GetHash(), bad_pow.header.bits))
+        ++bad_pow.header.nonce;
     ExpectRejected(bad_pow, "high-hash");
 
     CBlock bad_prev = good;
@@ -208,7 +210,8 @@ TEST_F(ChainTest, TheChainWithMostWorkWins)
     const uint256 old_tip = chain.Tip()->hash;
     ASSERT_EQ(chain.InvalidateBlock(chain.AtHeight(1)->hash), "");
     // A heavier branch from genesis, paying bob.
-    for (int i = 0; i < 3; ++i) MineAndConnect(Addr(bob));
+    for (int i = 0; i < 3; ++i)
+        MineAndConnect(Addr(bob));
     ASSERT_EQ(chain.ReconsiderBlock(old_tip), "");
     EXPECT_EQ(chain.Tip()->height(), 3u);
     EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 150 * COIN);
@@ -233,17 +236,21 @@ TEST_F(ChainTest, StateSurvivesReopen)
 TEST_F(ChainTest, MempoolRules)
 {
     MineAndConnect(Addr(alice));
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0, 1), Lookup()).find("min relay fee"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0, 1), Lookup()).find("min relay fee"),
+              std::string::npos);
     EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()).find("bad nonce"), std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 60 * COIN, 0), Lookup()).find("insufficient"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 60 * COIN, 0), Lookup()).find("insufficient"),
+              std::string::npos);
     EXPECT_NE(mempool.Accept(Transfer(bob, Addr(alice), COIN, 0), Lookup()).find("insufficient"), std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(alice, "dfrt1nope", COIN, 0), Lookup()).find("invalid native address"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, "dfrt1nope", COIN, 0), Lookup()).find("invalid native address"),
+              std::string::npos);
     const auto first = Transfer(alice, Addr(bob), COIN, 0);
     ASSERT_EQ(mempool.Accept(first, Lookup()), "");
     EXPECT_EQ(mempool.Accept(first, Lookup()), "txn-already-in-mempool");
     EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 2 * COIN, 0), Lookup()).find("nonce"), std::string::npos);
     ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()), "") << "nonce order per sender";
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 48 * COIN, 2), Lookup()).find("insufficient"), std::string::npos)
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 48 * COIN, 2), Lookup()).find("insufficient"),
+              std::string::npos)
         << "pending spends count";
     EXPECT_EQ(mempool.Size(), 2u);
     MineAndConnect(Addr(bob));

@@ -40,10 +40,7 @@ protected:
     test::TempDir m_dir;
 };
 
-TEST(FfiLifecycle, VersionIsReported)
-{
-    EXPECT_FALSE(std::string(mc::ain_version()).empty());
-}
+TEST(FfiLifecycle, VersionIsReported) { EXPECT_FALSE(std::string(mc::ain_version()).empty()); }
 
 TEST(FfiLifecycle, CallsBeforeInitFailCleanly)
 {
@@ -128,7 +125,8 @@ TEST_F(FfiTest, CorruptPayloadIsRejectedAndChangesNothing)
 
     mc::MetaConnectBlockInput cin{};
     cin.context = Context(1);
-    for (uint8_t b : {0xffu, 0xffu, 0x01u, 0x02u}) cin.payload.push_back(b);
+    for (uint8_t b : {0xffu, 0xffu, 0x01u, 0x02u})
+        cin.payload.push_back(b);
     try {
         mc::connect_block(cin);
         FAIL() << "expected an exception";

@@ -30,7 +30,8 @@ void CWallet::Save() const
 {
     nlohmann::json doc;
     doc["keys"] = nlohmann::json::array();
-    for (const auto& [hash, key] : m_keys) doc["keys"].push_back({{"secret", HexStr(key.secret())}});
+    for (const auto& [hash, key] : m_keys)
+        doc["keys"].push_back({{"secret", HexStr(key.secret())}});
     const std::string tmp = m_path + ".tmp";
     const std::string text = doc.dump(1);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -62,6 +63,7 @@ std::vector<KeyHash> CWallet::KeyHashes() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     std::vector<KeyHash> out;
-    for (const auto& [hash, key] : m_keys) out.push_back(hash);
+    for (const auto& [hash, key] : m_keys)
+        out.push_back(hash);
     return out;
 }

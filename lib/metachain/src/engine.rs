@@ -404,7 +404,7 @@ impl Engine {
         let candidates = first
             .into_iter()
             .map(|t| (sig::tx_hash(&t), t))
-            .chain(old.into_iter());
+            .chain(old);
         for (hash, tx) in candidates {
             if drop.contains(&hash) {
                 continue;
