@@ -206,6 +206,7 @@ async fn both_transports_give_identical_results() {
         .meta_connect_block(MetaConnectBlockInput {
             payload: vec![1, 2],
             context: None,
+            txs: vec![],
         })
         .await
         .unwrap();
@@ -213,6 +214,7 @@ async fn both_transports_give_identical_results() {
         .meta_connect_block(MetaConnectBlockInput {
             payload: vec![1, 2],
             context: None,
+            txs: vec![],
         })
         .await
         .unwrap();
@@ -312,6 +314,7 @@ async fn subscriptions_stream_heads_over_grpc_and_websocket_and_end_with_the_cli
         grpc.meta_connect_block(MetaConnectBlockInput {
             payload,
             context: None,
+            txs: vec![],
         })
         .await
         .unwrap();

@@ -121,12 +121,15 @@ fn auth_and_streaming_rpcs_are_generated_everywhere_they_belong() {
     assert!(!service.contains("check_grpc(\"MetaGetTip\""));
     // A stream: trait, gRPC stream type, JSON-RPC subscription, client.
     assert!(service.contains("fn meta_ticks(&self, input: crate::types::MetaTickInput) -> Result<crate::Subscription<crate::types::MetaTick>"));
-    assert!(service.contains("type MetaTicksStream = crate::grpc::EventStream<crate::types::MetaTick>;"));
+    assert!(service
+        .contains("type MetaTicksStream = crate::grpc::EventStream<crate::types::MetaTick>;"));
     assert!(service.contains("register_subscription(\"metaSubscribe_ticks\", \"metaSubscription_ticks\", \"metaUnsubscribe_ticks\""));
     assert!(service.contains("-> Result<crate::client::EventStream<crate::types::MetaTick>"));
     // ... and no FFI function.
     assert!(!cxx::libmc_rs(&spec, "").unwrap().contains("fn ticks("));
-    assert!(!cxx::libain_rpc_rs(&spec, "").unwrap().contains("CallMetaTicks"));
+    assert!(!cxx::libain_rpc_rs(&spec, "")
+        .unwrap()
+        .contains("CallMetaTicks"));
     // rpc.discover describes both.
     assert!(service.contains("\"x-control\":true"));
     assert!(service.contains("metaUnsubscribe_ticks"));

@@ -224,6 +224,26 @@ fn to_meta_tx(n: &NativeTx) -> MetaTx {
     }
 }
 
+/// The native txs whose effects `block` carries (its deposits and
+/// withdrawals, in order): what a caller passes to connect it.
+pub fn native_origin_txs(block: &MetaBlock) -> Vec<NativeTx> {
+    block
+        .txs
+        .iter()
+        .filter(|t| t.kind != TxKind::Transfer as i32)
+        .map(|t| NativeTx {
+            kind: t.kind,
+            from: t.from.clone(),
+            to: t.to.clone(),
+            amount: t.amount,
+            native_txid: t.native_txid.clone(),
+            nonce: t.nonce,
+            pubkey: t.pubkey.clone(),
+            signature: t.signature.clone(),
+        })
+        .collect()
+}
+
 fn parse_hash(s: &str) -> Option<Hash> {
     hex::decode(s).ok()?.try_into().ok()
 }
@@ -401,10 +421,7 @@ impl Engine {
         let read = self.db.begin_read()?;
         let accounts = read.open_table(ACCOUNTS)?;
         let mut cache: BTreeMap<String, Account> = BTreeMap::new();
-        let candidates = first
-            .into_iter()
-            .map(|t| (sig::tx_hash(&t), t))
-            .chain(old);
+        let candidates = first.into_iter().map(|t| (sig::tx_hash(&t), t)).chain(old);
         for (hash, tx) in candidates {
             if drop.contains(&hash) {
                 continue;
@@ -533,6 +550,20 @@ impl Engine {
             )));
         }
 
+        let claimed: Vec<MetaTx> = input.txs.iter().map(to_meta_tx).collect();
+        let carried: Vec<&MetaTx> = block
+            .txs
+            .iter()
+            .filter(|t| t.kind != TxKind::Transfer as i32)
+            .collect();
+        if carried.len() != claimed.len() || carried.iter().zip(&claimed).any(|(a, b)| *a != b) {
+            return Err(EngineError::Invalid(format!(
+                "payload does not match the native block: it carries {} deposit/withdraw txs, the block has {}{}",
+                carried.len(),
+                claimed.len(),
+                if carried.len() == claimed.len() { " that differ" } else { "" }
+            )));
+        }
         if block.txs.len() > MAX_BLOCK_TXS {
             return Err(EngineError::Invalid(format!(
                 "block has {} txs, more than {MAX_BLOCK_TXS}",

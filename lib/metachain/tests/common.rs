@@ -50,9 +50,13 @@ pub fn connect(
     height: u64,
     payload: &[u8],
 ) -> Result<MetaConnectBlockResult, EngineError> {
+    let txs = prost::Message::decode(payload)
+        .map(|b: MetaBlock| metachain::engine::native_origin_txs(&b))
+        .unwrap_or_default();
     engine.connect(MetaConnectBlockInput {
         payload: payload.to_vec(),
         context: ctx(height),
+        txs,
     })
 }
 

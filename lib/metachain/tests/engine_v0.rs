@@ -39,9 +39,13 @@ fn connect(
     height: u64,
     payload: &[u8],
 ) -> Result<MetaConnectBlockResult, EngineError> {
+    let txs = prost::Message::decode(payload)
+        .map(|b: MetaBlock| metachain::engine::native_origin_txs(&b))
+        .unwrap_or_default();
     engine.connect(MetaConnectBlockInput {
         payload: payload.to_vec(),
         context: ctx(height),
+        txs,
     })
 }
 
@@ -233,4 +237,30 @@ fn foreign_or_corrupt_database_is_a_clear_error() {
         err.to_string().contains("not a metachain database"),
         "{err}"
     );
+}
+
+#[test]
+fn a_payload_must_match_the_native_blocks_deposits_and_withdrawals() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let m = mint(&engine, 1, vec![deposit(&addr(1), 10, "01"), deposit(&addr(2), 5, "02")]);
+    let genuine = vec![deposit(&addr(1), 10, "01"), deposit(&addr(2), 5, "02")];
+    let attempt = |txs: Vec<NativeTx>| {
+        engine.connect(MetaConnectBlockInput {
+            payload: m.payload.clone(),
+            context: ctx(1),
+            txs,
+        })
+    };
+    for wrong in [
+        vec![],
+        genuine[..1].to_vec(),
+        vec![genuine[1].clone(), genuine[0].clone()],
+        vec![deposit(&addr(1), 11, "01"), genuine[1].clone()],
+    ] {
+        let e = attempt(wrong).unwrap_err();
+        assert!(e.to_string().contains("does not match the native block"), "{e}");
+        assert_eq!(engine.tip().number, 0);
+    }
+    assert!(attempt(genuine).is_ok());
 }

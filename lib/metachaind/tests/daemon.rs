@@ -128,6 +128,7 @@ async fn mint_connect_disconnect_and_queries_agree_on_every_transport() {
         .meta_connect_block(MetaConnectBlockInput {
             payload: minted[0].payload.clone(),
             context: mint_input(1, 0).context,
+            txs: mint_input(1, 3).txs,
         })
         .await
         .unwrap();
@@ -155,6 +156,7 @@ async fn mint_connect_disconnect_and_queries_agree_on_every_transport() {
             .meta_connect_block(MetaConnectBlockInput {
                 payload: minted[0].payload.clone(),
                 context: mint_input(1, 0).context,
+                txs: mint_input(1, 3).txs,
             })
             .await
             .unwrap();
@@ -289,6 +291,7 @@ async fn heads_are_pushed_and_a_departed_subscriber_is_dropped() {
         grpc.meta_connect_block(MetaConnectBlockInput {
             payload: m.payload,
             context: mint_input(h, 0).context,
+            txs: mint_input(h, 2).txs,
         })
         .await
         .unwrap();
@@ -349,6 +352,7 @@ async fn graceful_shutdown_persists_and_restart_resumes() {
     c.meta_connect_block(MetaConnectBlockInput {
         payload: m.payload,
         context: mint_input(1, 0).context,
+        txs: mint_input(1, 5).txs,
     })
     .await
     .unwrap();
