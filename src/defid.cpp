@@ -180,6 +180,16 @@ int main(int argc, char* argv[])
         return Fail(e.what());
     }
     LogPrint("chain tip height " + std::to_string(chain->Tip()->height()) + " hash " + HexStr(chain->Tip()->hash));
+    if (meta) {
+        chain->SetMetachain(meta.get());
+        mempool.SetMetachain(true);
+        try {
+            // After any crash: the metachain catches up or steps back to our tip.
+            chain->SyncMetachain();
+        } catch (const std::exception& e) {
+            return Fail(std::string("cannot bring the metachain to the chain tip: ") + e.what());
+        }
+    }
 
     NodeContext node;
     node.params = &params;
@@ -193,6 +203,7 @@ int main(int argc, char* argv[])
     RegisterMiningRPCCommands(table);
     RegisterWalletRPCCommands(table);
     RegisterNodeRPCCommands(table);
+    RegisterMetachainRPCCommands(table);
 
     HTTPRPCConfig rpc;
     rpc.bind = args.Get("-rpcbind", "127.0.0.1");

@@ -5,10 +5,22 @@
 
 #include <algorithm>
 
+std::pair<KeyHash, uint64_t> SenderKey(const CTransaction& tx)
+{
+    if (tx.type != TxType::WithdrawFromMetachain) return {HashPubKey(tx.from), tx.nonce};
+    const std::string id = "withdraw:" + tx.meta_from;
+    const uint256 h = Sha256(reinterpret_cast<const uint8_t*>(id.data()), id.size());
+    KeyHash key;
+    std::copy(h.begin(), h.begin() + 20, key.begin());
+    return {key, tx.meta_nonce};
+}
+
 std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts) const
 {
     if (tx.type == TxType::Coinbase) return "coinbase";
-    if (tx.type == TxType::WithdrawFromMetachain) return "withdrawals need a metachain (-meta or -meta_rpc)";
+    if (!m_metachain && (tx.type == TxType::WithdrawFromMetachain || tx.type == TxType::DepositToMetachain)) {
+        return std::string(TxTypeName(tx.type)) + " needs a metachain (-meta or -meta_rpc)";
+    }
     if (tx.Size() > MAX_TX_SIZE) return "tx-size";
     if (tx.fee < m_params.min_fee)
         return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
@@ -40,7 +52,8 @@ void Mempool::Insert(const CTransaction& tx)
 {
     const uint256 txid = tx.GetHash();
     m_txs.emplace(txid, tx);
-    m_by_sender[HashPubKey(tx.from)][tx.nonce] = txid;
+    const auto [sender, nonce] = SenderKey(tx);
+    m_by_sender[sender][nonce] = txid;
 }
 
 const CTransaction* Mempool::Get(const uint256& txid) const
@@ -69,14 +82,20 @@ std::vector<CTransaction> Mempool::Ordered() const
 
 void Mempool::RemoveForBlock(const CBlock& block)
 {
-    for (const auto& tx : block.vtx) {
-        const uint256 txid = tx.GetHash();
-        if (!m_txs.erase(txid)) continue;
-        auto it = m_by_sender.find(HashPubKey(tx.from));
-        if (it != m_by_sender.end()) {
-            it->second.erase(tx.nonce);
-            if (it->second.empty()) m_by_sender.erase(it);
-        }
+    for (const auto& tx : block.vtx)
+        Remove(tx.GetHash());
+}
+
+void Mempool::Remove(const uint256& txid)
+{
+    const auto found = m_txs.find(txid);
+    if (found == m_txs.end()) return;
+    const auto [sender, nonce] = SenderKey(found->second);
+    m_txs.erase(found);
+    auto it = m_by_sender.find(sender);
+    if (it != m_by_sender.end()) {
+        it->second.erase(nonce);
+        if (it->second.empty()) m_by_sender.erase(it);
     }
 }
 
@@ -91,9 +110,8 @@ void Mempool::Revalidate(const AccountLookup& accounts)
         candidates.push_back(tx);
     m_txs.clear();
     m_by_sender.clear();
-    std::sort(candidates.begin(), candidates.end(), [](const CTransaction& a, const CTransaction& b) {
-        return std::make_pair(a.from, a.nonce) < std::make_pair(b.from, b.nonce);
-    });
+    std::sort(candidates.begin(), candidates.end(),
+              [](const CTransaction& a, const CTransaction& b) { return SenderKey(a) < SenderKey(b); });
     for (const auto& tx : candidates)
         Accept(tx, accounts);
 }

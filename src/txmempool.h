@@ -15,6 +15,10 @@
 
 using AccountLookup = std::function<Account(const KeyHash&)>;
 
+// Who orders a tx: its signer, or for a withdrawal its meta account (by
+// meta nonce).
+std::pair<KeyHash, uint64_t> SenderKey(const CTransaction& tx);
+
 class Mempool {
 public:
     static constexpr size_t MAX_TXS = 5000;
@@ -33,6 +37,10 @@ public:
 
     // A block took these txs.
     void RemoveForBlock(const class CBlock& block);
+    // Drops one tx (the metachain refused it).
+    void Remove(const uint256& txid);
+    // Deposits and withdrawals are accepted only with a metachain.
+    void SetMetachain(bool on) { m_metachain = on; }
     // A disconnected block's tx: kept if it still fits, at the next revalidation.
     void Restore(const CTransaction& tx);
     // Drops every tx the current state no longer allows.
@@ -43,6 +51,7 @@ private:
     void Insert(const CTransaction& tx);
 
     const ChainParams& m_params;
+    bool m_metachain{false};
     std::map<uint256, CTransaction> m_txs;
     std::map<KeyHash, std::map<uint64_t, uint256>> m_by_sender;
     std::vector<CTransaction> m_restored;

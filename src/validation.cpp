@@ -1,6 +1,7 @@
 #include <validation.h>
 
 #include <bech32.h>
+#include <metachain/backend.h>
 #include <txmempool.h>
 #include <util/logging.h>
 
@@ -75,6 +76,67 @@ std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams
     if (!total) return "fees overflow";
     fees = *total;
     return "";
+}
+
+std::vector<NativeTxView> MetachainTxs(const CBlock& block, const ChainParams& params)
+{
+    std::vector<NativeTxView> out;
+    for (const auto& tx : block.vtx) {
+        if (tx.type == TxType::DepositToMetachain) {
+            out.push_back({static_cast<int32_t>(mc::TxKind::Deposit),
+                           EncodeAddress(params.address_hrp, HashPubKey(tx.from)),
+                           tx.to,
+                           HexStr(tx.GetHash()),
+                           tx.amount,
+                           0,
+                           {},
+                           {}});
+        } else if (tx.type == TxType::WithdrawFromMetachain) {
+            out.push_back({static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from, tx.to, HexStr(tx.GetHash()),
+                           tx.amount, tx.meta_nonce, tx.meta_pubkey, tx.meta_signature});
+        }
+    }
+    return out;
+}
+
+static rust::Vec<mc::NativeTx> ToMeta(const std::vector<NativeTxView>& txs)
+{
+    rust::Vec<mc::NativeTx> out;
+    for (const auto& t : txs) {
+        mc::NativeTx n{};
+        n.kind = static_cast<mc::TxKind>(t.kind);
+        n.from = t.from;
+        n.to = t.to;
+        n.amount = t.amount;
+        n.native_txid = t.txid;
+        n.nonce = t.nonce;
+        for (uint8_t b : t.pubkey)
+            n.pubkey.push_back(b);
+        for (uint8_t b : t.signature)
+            n.signature.push_back(b);
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+static mc::MetaConnectBlockInput ConnectInput(const CBlock& block, const ChainParams& params)
+{
+    mc::MetaConnectBlockInput in{};
+    for (uint8_t b : block.payload)
+        in.payload.push_back(b);
+    in.context.height = block.header.height;
+    in.context.time = block.header.time;
+    in.txs = ToMeta(MetachainTxs(block, params));
+    return in;
+}
+
+mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time)
+{
+    mc::MetaMintBlockInput in{};
+    in.txs = ToMeta(txs);
+    in.context.height = height;
+    in.context.time = time;
+    return in;
 }
 
 std::string CheckBlock(const CBlock& block, const ChainParams& params)
@@ -171,12 +233,16 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     if (idx->prev != Tip()) return "block does not extend the tip";
     if (const auto err = CheckBlock(*block, m_params); !err.empty()) return err;
     if (block->header.time < idx->prev->header.time) return "time-too-old";
-    if (!block->payload.empty()) return "bad-payload: this node runs no metachain";
+    if (!m_meta && !block->payload.empty()) return "bad-payload: this node runs no metachain";
+    if (m_meta && block->payload.empty()) return "bad-payload: the metachain payload is missing";
 
     AccountView view([this](const KeyHash& k) { return m_db.ReadAccount(k); });
     CAmount fees = 0;
     for (size_t i = 1; i < block->vtx.size(); ++i) {
-        if (block->vtx[i].type == TxType::WithdrawFromMetachain) return "bad-withdraw: this node runs no metachain";
+        const TxType type = block->vtx[i].type;
+        if (!m_meta && (type == TxType::WithdrawFromMetachain || type == TxType::DepositToMetachain)) {
+            return "bad-tx: " + std::string(TxTypeName(type)) + " needs a metachain, and this node runs none";
+        }
         const auto err = ApplyTx(view, block->vtx[i], m_params, fees);
         if (!err.empty()) return "tx " + std::to_string(i) + " invalid: " + err;
     }
@@ -190,6 +256,17 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     if (!credited) return "bad-cb-overflow";
     m.balance = *credited;
     view.Set(*miner, m);
+
+    // The native part is valid: the metachain validates and commits its part,
+    // then the native state is committed.
+    if (m_meta) {
+        try {
+            m_meta->ConnectBlock(ConnectInput(*block, m_params));
+        } catch (const metachain::Error& e) {
+            if (e.IsRejection()) return std::string("bad-payload: ") + e.what();
+            FatalError(std::string("metachain failed connecting block ") + HexStr(idx->hash) + ": " + e.what());
+        }
+    }
 
     ChainDB::Batch batch;
     BlockUndo undo;
@@ -213,6 +290,15 @@ void ChainState::DisconnectTip()
     const auto block = m_db.ReadBlock(idx->hash);
     const auto undo = m_db.ReadUndo(idx->hash);
     if (!block || !undo) throw std::runtime_error("cannot disconnect block " + HexStr(idx->hash) + ": data missing");
+    if (m_meta && !block->payload.empty()) {
+        try {
+            mc::MetaDisconnectBlockInput in{};
+            in.block_hash = HexStr(block->header.payload_hash);
+            m_meta->DisconnectBlock(in);
+        } catch (const metachain::Error& e) {
+            FatalError(std::string("metachain failed disconnecting block ") + HexStr(idx->hash) + ": " + e.what());
+        }
+    }
     ChainDB::Batch batch;
     for (const auto& [key, a] : undo->accounts)
         batch.PutAccount(key, a);
@@ -324,4 +410,41 @@ std::string ChainState::ReconsiderBlock(const uint256& hash)
     }
     ActivateBestChain();
     return "";
+}
+
+void ChainState::SyncMetachain()
+{
+    std::lock_guard<std::recursive_mutex> lock(cs);
+    if (!m_meta) return;
+    const uint32_t height = Tip()->height();
+    // The metachain block this chain has at height n; genesis matches any.
+    auto expected = [this](uint64_t n) -> std::optional<std::string> {
+        if (n == 0) return std::nullopt;
+        const CBlockIndex* idx = AtHeight(static_cast<uint32_t>(n));
+        const auto block = idx ? m_db.ReadBlock(idx->hash) : std::nullopt;
+        if (!block || block->payload.empty()) return std::string("(none)");
+        return HexStr(block->header.payload_hash);
+    };
+    auto tip = m_meta->GetTip();
+    size_t undone = 0;
+    while (tip.number > 0 && (tip.number > height || expected(tip.number) != std::string(tip.hash))) {
+        mc::MetaDisconnectBlockInput in{};
+        in.block_hash = tip.hash;
+        m_meta->DisconnectBlock(in);
+        tip = m_meta->GetTip();
+        ++undone;
+    }
+    if (undone) LogPrint("metachain was ahead of the chain: disconnected " + std::to_string(undone) + " block(s)");
+    const uint64_t from = tip.number + 1;
+    for (uint64_t n = from; n <= height; ++n) {
+        const auto block = m_db.ReadBlock(AtHeight(static_cast<uint32_t>(n))->hash);
+        if (!block || block->payload.empty()) {
+            throw std::runtime_error("block " + std::to_string(n) +
+                                     " carries no metachain payload: this chain was built without a metachain");
+        }
+        m_meta->ConnectBlock(ConnectInput(*block, m_params));
+    }
+    if (from <= height)
+        LogPrint("metachain was behind the chain: replayed blocks " + std::to_string(from) + " to " +
+                 std::to_string(height));
 }

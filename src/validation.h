@@ -51,6 +51,26 @@ std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams
 std::string CheckBlock(const CBlock& block, const ChainParams& params);
 
 class Mempool;
+namespace metachain {
+class Backend;
+}
+
+// The metachain's view of a native Deposit/Withdraw tx, built once here.
+struct NativeTxView {
+    int32_t kind; // mc::TxKind value
+    std::string from, to, txid;
+    CAmount amount;
+    uint64_t nonce;
+    std::vector<uint8_t> pubkey, signature;
+};
+// The block's Deposit/Withdraw txs, in order, as the metachain sees them.
+std::vector<NativeTxView> MetachainTxs(const CBlock& block, const ChainParams& params);
+
+namespace mc {
+struct MetaMintBlockInput;
+}
+// What the miner hands to MintBlock for these txs at this height and time.
+mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time);
 
 class ChainState {
 public:
@@ -77,6 +97,14 @@ public:
     // Clears the invalid marks of a block, its ancestors and descendants.
     std::string ReconsiderBlock(const uint256& hash);
 
+    // Every block from now on carries a metachain payload connected through
+    // `meta`; null runs the native chain alone.
+    void SetMetachain(metachain::Backend* meta) { m_meta = meta; }
+    metachain::Backend* Metachain() const { return m_meta; }
+    // Brings the metachain to this chain's tip: replays missing payloads or
+    // disconnects blocks it has beyond the tip. Throws if it cannot.
+    void SyncMetachain();
+
 private:
     void LoadOrCreate();
     CBlockIndex* AddIndex(const uint256& hash, const BlockIndexRecord& rec);
@@ -87,6 +115,7 @@ private:
     void AfterTipChange();
 
     const ChainParams& m_params;
+    metachain::Backend* m_meta{nullptr};
     ChainDB m_db;
     Mempool& m_mempool;
     std::map<uint256, std::unique_ptr<CBlockIndex>> m_index;

@@ -9,10 +9,24 @@
 #include <rust/cxx.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace metachain {
 
+// An error from the metachain. A rejection means the request itself was
+// refused (a bad payload, a failed withdrawal): the caller treats the block
+// or tx as invalid. Anything else means the metachain failed or is gone.
+class Error : public std::runtime_error {
+public:
+    Error(const std::string& message, bool rejection) : std::runtime_error(message), m_rejection(rejection) {}
+    bool IsRejection() const { return m_rejection; }
+
+private:
+    bool m_rejection;
+};
+
+// Every method throws metachain::Error.
 class Backend {
 public:
     virtual ~Backend() = default;

@@ -1,10 +1,14 @@
 #include <node/miner.h>
 
+#include <metachain/backend.h>
+
 #include <txmempool.h>
 #include <util/logging.h>
 #include <validation.h>
 
 #include <algorithm>
+#include <set>
+#include <stdexcept>
 
 CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& coinbase_to, int64_t now)
 {
@@ -17,21 +21,51 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
     block.header.time = std::max(now, tip->header.time);
     block.header.bits = params.pow_bits;
 
+    // Mempool txs that still apply, minus those the metachain refused.
+    std::set<uint256> refused;
     AccountView view([&chain](const KeyHash& k) { return chain.GetAccount(k); });
     CAmount fees = 0;
     std::vector<CTransaction> txs;
-    for (const auto& tx : mempool.Ordered()) {
-        // A tx that no longer applies is skipped; revalidation drops it.
-        AccountView trial = view;
-        CAmount trial_fees = fees;
-        const auto err = ApplyTx(trial, tx, params, trial_fees);
-        if (!err.empty()) {
-            LogPrint("miner: skipping tx " + HexStr(tx.GetHash()) + ": " + err);
-            continue;
+    for (int round = 0;; ++round) {
+        view = AccountView([&chain](const KeyHash& k) { return chain.GetAccount(k); });
+        fees = 0;
+        txs.clear();
+        for (const auto& tx : mempool.Ordered()) {
+            if (refused.count(tx.GetHash())) continue;
+            // A tx that no longer applies is skipped; revalidation drops it.
+            AccountView trial = view;
+            CAmount trial_fees = fees;
+            const auto err = ApplyTx(trial, tx, params, trial_fees);
+            if (!err.empty()) {
+                LogPrint("miner: skipping tx " + HexStr(tx.GetHash()) + ": " + err);
+                continue;
+            }
+            view = std::move(trial);
+            fees = trial_fees;
+            txs.push_back(tx);
         }
-        view = std::move(trial);
-        fees = trial_fees;
-        txs.push_back(tx);
+        metachain::Backend* meta = chain.Metachain();
+        if (!meta) break;
+        CBlock draft;
+        draft.vtx = txs;
+        const auto minted =
+            meta->MintBlock(MintInput(MetachainTxs(draft, params), block.header.height, block.header.time));
+        size_t failed = 0;
+        for (const auto& receipt : minted.receipts) {
+            if (receipt.success) continue;
+            const auto txid = ParseHash(std::string(receipt.native_txid));
+            if (!txid) continue;
+            LogPrint("miner: dropping tx " + HexStr(*txid) +
+                     ", refused by the metachain: " + std::string(receipt.error));
+            refused.insert(*txid);
+            mempool.Remove(*txid);
+            ++failed;
+        }
+        if (failed == 0) {
+            block.payload.assign(minted.payload.begin(), minted.payload.end());
+            break;
+        }
+        if (round == 8) throw std::runtime_error("the metachain keeps refusing txs; block not built");
     }
     CTransaction coinbase;
     coinbase.type = TxType::Coinbase;

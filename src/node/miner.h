@@ -10,7 +10,10 @@
 class ChainState;
 class Mempool;
 
-// Assembles and mines a block on the tip paying `coinbase_to`.
+// Assembles and mines a block on the tip paying `coinbase_to`. With a
+// metachain, its payload comes from MintBlock; txs whose metachain receipt
+// failed are left out of the block and dropped from the mempool, with the
+// reason logged. Throws metachain::Error if the metachain fails.
 CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& coinbase_to, int64_t now);
 
 #endif // DEFI_NODE_MINER_H

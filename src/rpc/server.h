@@ -57,5 +57,6 @@ void RegisterBlockchainRPCCommands(RPCTable& t);
 void RegisterMiningRPCCommands(RPCTable& t);
 void RegisterWalletRPCCommands(RPCTable& t);
 void RegisterNodeRPCCommands(RPCTable& t);
+void RegisterMetachainRPCCommands(RPCTable& t);
 
 #endif // DEFI_RPC_SERVER_H

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 
@@ -35,4 +36,12 @@ void LogPrint(const std::string& message)
         std::fprintf(g_log_file, "%s %s\n", stamp, message.c_str());
         std::fflush(g_log_file);
     }
+}
+
+void FatalError(const std::string& message)
+{
+    LogPrint("Fatal error: " + message);
+    std::fprintf(stderr, "Error: %s\n", message.c_str());
+    std::fflush(stderr);
+    std::_Exit(EXIT_FAILURE);
 }

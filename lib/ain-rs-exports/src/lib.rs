@@ -39,9 +39,32 @@ impl fmt::Display for FfiError {
     }
 }
 
+impl FfiError {
+    /// `[code] context: message`: the tag lets C++ tell a rejected request
+    /// (`[invalid-argument]`, ...) from a failed metachain (`[unavailable]`, ...).
+    pub fn from_rpc(e: ain_rs::RpcError, context: Option<&str>) -> Self {
+        use ain_rs::ErrorCode::*;
+        let tag = match e.code {
+            InvalidArgument => "invalid-argument",
+            NotFound => "not-found",
+            FailedPrecondition => "failed-precondition",
+            AlreadyExists => "already-exists",
+            ResourceExhausted => "resource-exhausted",
+            Unauthenticated => "unauthenticated",
+            Unavailable => "unavailable",
+            DeadlineExceeded => "deadline-exceeded",
+            Internal => "internal",
+        };
+        match context {
+            Some(c) => FfiError(format!("[{tag}] {c}: {}", e.message)),
+            None => FfiError(format!("[{tag}] {}", e.message)),
+        }
+    }
+}
+
 impl From<ain_rs::RpcError> for FfiError {
     fn from(e: ain_rs::RpcError) -> Self {
-        FfiError(e.message)
+        FfiError::from_rpc(e, None)
     }
 }
 
@@ -61,7 +84,9 @@ pub fn guard<T>(name: &str, f: impl FnOnce() -> Result<T, FfiError>) -> Result<T
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(FfiError(format!("{name}: internal error (panic): {what}")))
+            Err(FfiError(format!(
+                "[internal] {name}: internal error (panic): {what}"
+            )))
         }
     }
 }

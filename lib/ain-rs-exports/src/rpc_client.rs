@@ -28,7 +28,7 @@ impl MetaClient {
     ) -> Result<T, FfiError> {
         self.runtime
             .block_on(fut)
-            .map_err(|e| FfiError(format!("{}: {}", self.client.connection().url(), e.message)))
+            .map_err(|e| FfiError::from_rpc(e, Some(self.client.connection().url())))
     }
 }
 
@@ -42,7 +42,7 @@ pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiErr
         let runtime = runtime()?;
         let conn = runtime
             .block_on(Connection::connect(url, DEFAULT_TIMEOUT, secret))
-            .map_err(|e| FfiError(e.message))?;
+            .map_err(|e| FfiError::from_rpc(e, None))?;
         Ok(Box::new(MetaClient {
             client: MetachainClient::new(conn),
             runtime,

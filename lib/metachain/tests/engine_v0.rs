@@ -243,7 +243,11 @@ fn foreign_or_corrupt_database_is_a_clear_error() {
 fn a_payload_must_match_the_native_blocks_deposits_and_withdrawals() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
-    let m = mint(&engine, 1, vec![deposit(&addr(1), 10, "01"), deposit(&addr(2), 5, "02")]);
+    let m = mint(
+        &engine,
+        1,
+        vec![deposit(&addr(1), 10, "01"), deposit(&addr(2), 5, "02")],
+    );
     let genuine = vec![deposit(&addr(1), 10, "01"), deposit(&addr(2), 5, "02")];
     let attempt = |txs: Vec<NativeTx>| {
         engine.connect(MetaConnectBlockInput {
@@ -259,7 +263,10 @@ fn a_payload_must_match_the_native_blocks_deposits_and_withdrawals() {
         vec![deposit(&addr(1), 11, "01"), genuine[1].clone()],
     ] {
         let e = attempt(wrong).unwrap_err();
-        assert!(e.to_string().contains("does not match the native block"), "{e}");
+        assert!(
+            e.to_string().contains("does not match the native block"),
+            "{e}"
+        );
         assert_eq!(engine.tip().number, 0);
     }
     assert!(attempt(genuine).is_ok());

@@ -1,0 +1,244 @@
+// RPCs that reach the metachain: deposits and withdrawals as native custom
+// txs, meta transfers into the metachain mempool, and metachain queries.
+#include <bech32.h>
+#include <metachain/backend.h>
+#include <metachain/tx.h>
+#include <node/context.h>
+#include <rpc/util.h>
+#include <txmempool.h>
+#include <validation.h>
+#include <wallet/wallet.h>
+
+#include <map>
+#include <mutex>
+
+namespace {
+
+metachain::Backend& Meta(NodeContext& node)
+{
+    if (!node.meta) throw RPCError(RPC_MISC_ERROR, "No metachain: start defid with -meta or -meta_rpc");
+    return *node.meta;
+}
+
+// Runs a metachain call; a rejection is the caller's error, a failure is ours.
+template <typename F> auto CallMeta(F&& f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const metachain::Error& e) {
+        throw RPCError(e.IsRejection() ? RPC_INVALID_PARAMETER : RPC_INTERNAL_ERROR,
+                       std::string("metachain: ") + e.what());
+    }
+}
+
+KeyHash MetaAddressArg(const json& v, const ChainParams& params)
+{
+    const auto hash = DecodeAddress(v.get<std::string>(), params.meta_hrp);
+    if (!hash) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid meta address: " + v.get<std::string>());
+    return *hash;
+}
+
+CAmount PositiveAmount(const json& v)
+{
+    const CAmount amount = AmountFromValue(v);
+    if (amount <= 0) throw RPCError(RPC_TYPE_ERROR, "Amount out of range");
+    return amount;
+}
+
+CAmount WalletFee(const ChainParams& p) { return p.min_fee * 10; }
+
+// Next meta nonce the wallet uses for `addr`: past its committed nonce and
+// anything this wallet already signed for it.
+uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
+{
+    static std::mutex mutex;
+    static std::map<std::string, uint64_t> next;
+    mc::MetaGetBalanceInput in{};
+    in.address = addr;
+    const uint64_t committed = CallMeta([&] { return Meta(node).GetBalance(in); }).nonce;
+    std::lock_guard<std::mutex> lock(mutex);
+    uint64_t& n = next[addr];
+    n = std::max(n, committed);
+    return n++;
+}
+
+json MetaBlockToJSON(const mc::MetaGetBlockResult& r)
+{
+    const auto& h = r.block.header;
+    json txs = json::array();
+    for (const auto& t : r.block.txs) {
+        txs.push_back({{"kind", static_cast<int>(t.kind)},
+                       {"from", std::string(t.from)},
+                       {"to", std::string(t.to)},
+                       {"amount", ValueFromAmount(t.amount)},
+                       {"nonce", t.nonce},
+                       {"nativetxid", std::string(t.native_txid)}});
+    }
+    return {{"hash", std::string(r.hash)},
+            {"number", h.number},
+            {"parenthash", HexStr(h.parent_hash.data(), h.parent_hash.size())},
+            {"nativeheight", h.native_height},
+            {"nativetime", h.native_time},
+            {"txroot", HexStr(h.tx_root.data(), h.tx_root.size())},
+            {"stateroot", HexStr(h.state_root.data(), h.state_root.size())},
+            {"receiptsroot", HexStr(h.receipts_root.data(), h.receipts_root.size())},
+            {"tx", txs}};
+}
+
+} // namespace
+
+void RegisterMetachainRPCCommands(RPCTable& t)
+{
+    t.Register({"Metachain",
+                "getmetachaininfo",
+                "Returns the metachain's mode, tip and supply, and the lock balance.",
+                {},
+                "{mode, height, hash, stateroot, supply, lockbalance}",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    const auto tip = CallMeta([&] { return Meta(node).GetTip(); });
+                    return {
+                        {"mode", Meta(node).Mode()},
+                        {"height", tip.number},
+                        {"hash", std::string(tip.hash)},
+                        {"stateroot", std::string(tip.state_root)},
+                        {"supply", ValueFromAmount(tip.total_supply)},
+                        {"lockaddress", node.params->LockAddress()},
+                        {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
+                }});
+    t.Register({"Metachain",
+                "getnewmetaaddress",
+                "Returns a new meta address; its key is saved in the wallet.",
+                {},
+                "\"address\"",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    return EncodeAddress(node.params->meta_hrp, HashPubKey(node.wallet->NewKey().GetPubKey()));
+                }});
+    t.Register({"Metachain",
+                "getmetabalance",
+                "Returns the balance and nonce of a meta address.",
+                {{"metaaddress", RPCArgType::Str, true, "A meta address"}},
+                "{address, balance, nonce}",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    MetaAddressArg(a[0], *node.params);
+                    mc::MetaGetBalanceInput in{};
+                    in.address = a[0].get<std::string>();
+                    const auto r = CallMeta([&] { return Meta(node).GetBalance(in); });
+                    return {{"address", a[0]}, {"balance", ValueFromAmount(r.balance)}, {"nonce", r.nonce}};
+                }});
+    t.Register({"Metachain",
+                "getmetablock",
+                "Returns a metachain block by hash or height.",
+                {{"blockid", RPCArgType::Str, true, "A 64-hex block hash or a height"}},
+                "{hash, number, parenthash, nativeheight, stateroot, tx, ...}",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    mc::MetaGetBlockInput in{};
+                    in.block_id = a[0].is_string() ? a[0].get<std::string>() : a[0].dump();
+                    return MetaBlockToJSON(CallMeta([&] { return Meta(node).GetBlock(in); }));
+                }});
+    t.Register(
+        {"Metachain",
+         "deposittometachain",
+         "Moves native funds from a wallet address to the lock address; the metachain mints them to a meta address.",
+         {{"from", RPCArgType::Str, true, "A wallet native address paying amount + fee"},
+          {"metaaddress", RPCArgType::Str, true, "The meta address credited"},
+          {"amount", RPCArgType::Amount, true, "The amount in coins"}},
+         "\"txid\"",
+         [](NodeContext& node, const std::vector<json>& a) -> json {
+             Meta(node);
+             const KeyHash from = NativeAddressArg(a[0], *node.params);
+             MetaAddressArg(a[1], *node.params);
+             const CAmount amount = PositiveAmount(a[2]);
+             const auto key = node.wallet->KeyFor(from);
+             if (!key)
+                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
+             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+             AccountView view([&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+             CAmount fees = 0;
+             for (const auto& pending : node.mempool->Ordered()) {
+                 if (pending.type != TxType::WithdrawFromMetachain && HashPubKey(pending.from) == from) {
+                     ApplyTx(view, pending, *node.params, fees);
+                 }
+             }
+             CTransaction tx;
+             tx.type = TxType::DepositToMetachain;
+             tx.from = key->GetPubKey();
+             tx.to = a[1].get<std::string>();
+             tx.amount = amount;
+             tx.fee = WalletFee(*node.params);
+             tx.nonce = view.Get(from).nonce;
+             tx.signature = key->Sign(tx.SignatureHash());
+             const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+             if (err.find("insufficient") != std::string::npos) throw RPCError(RPC_WALLET_INSUFFICIENT_FUNDS, err);
+             if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+             return HexStr(tx.GetHash());
+         }});
+    t.Register(
+        {"Metachain",
+         "withdrawfrommetachain",
+         "Burns an amount on a wallet meta address; the native address receives it from the lock address, minus "
+         "the native fee. A withdrawal the metachain refuses is dropped when mining, with the reason logged.",
+         {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
+          {"nativeto", RPCArgType::Str, true, "The native address credited"},
+          {"amount", RPCArgType::Amount, true, "The amount burned, in coins"}},
+         "\"txid\"",
+         [](NodeContext& node, const std::vector<json>& a) -> json {
+             Meta(node);
+             const KeyHash meta_from = MetaAddressArg(a[0], *node.params);
+             NativeAddressArg(a[1], *node.params);
+             const CAmount amount = PositiveAmount(a[2]);
+             const CAmount fee = WalletFee(*node.params);
+             if (amount <= fee)
+                 throw RPCError(RPC_INVALID_PARAMETER, "Amount does not cover the native fee of " + FormatMoney(fee));
+             const auto key = node.wallet->KeyFor(meta_from);
+             if (!key)
+                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
+             CTransaction tx;
+             tx.type = TxType::WithdrawFromMetachain;
+             tx.meta_from = a[0].get<std::string>();
+             tx.to = a[1].get<std::string>();
+             tx.amount = amount;
+             tx.fee = fee;
+             tx.meta_nonce = NextMetaNonce(node, tx.meta_from);
+             const PubKey pub = key->GetPubKey();
+             tx.meta_pubkey.assign(pub.begin(), pub.end());
+             tx.meta_signature = key->Sign(MetaSignatureHash(static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from,
+                                                             tx.to, tx.amount, tx.meta_nonce));
+             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+             const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+             if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+             return HexStr(tx.GetHash());
+         }});
+    t.Register(
+        {"Metachain",
+         "metatransfer",
+         "Signs a transfer with the wallet's meta key and submits it to the metachain mempool.",
+         {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
+          {"metato", RPCArgType::Str, true, "The meta address credited"},
+          {"amount", RPCArgType::Amount, true, "The amount in coins"}},
+         "\"metatxhash\"",
+         [](NodeContext& node, const std::vector<json>& a) -> json {
+             Meta(node);
+             const KeyHash from = MetaAddressArg(a[0], *node.params);
+             MetaAddressArg(a[1], *node.params);
+             const CAmount amount = PositiveAmount(a[2]);
+             const auto key = node.wallet->KeyFor(from);
+             if (!key)
+                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
+             mc::MetaSendTransactionInput in{};
+             in.tx.kind = mc::TxKind::Transfer;
+             in.tx.from = a[0].get<std::string>();
+             in.tx.to = a[1].get<std::string>();
+             in.tx.amount = amount;
+             in.tx.nonce = NextMetaNonce(node, a[0].get<std::string>());
+             const PubKey pub = key->GetPubKey();
+             for (uint8_t b : pub)
+                 in.tx.pubkey.push_back(b);
+             for (uint8_t b :
+                  key->Sign(MetaSignatureHash(static_cast<int32_t>(mc::TxKind::Transfer), a[0].get<std::string>(),
+                                              a[1].get<std::string>(), amount, in.tx.nonce))) {
+                 in.tx.signature.push_back(b);
+             }
+             return std::string(CallMeta([&] { return Meta(node).SendTransaction(in); }).tx_hash);
+         }});
+}
