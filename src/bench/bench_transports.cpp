@@ -56,6 +56,7 @@ void MintConnect(metachain::Backend& meta, size_t txs)
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = in.context;
+    cin.txs = in.txs;
     meta.ConnectBlock(cin);
 }
 

@@ -45,8 +45,6 @@ CAmount PositiveAmount(const json& v)
     return amount;
 }
 
-CAmount WalletFee(const ChainParams& p) { return p.min_fee * 10; }
-
 // Next meta nonce the wallet uses for `addr`: past its committed nonce and
 // anything this wallet already signed for it.
 uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
@@ -149,29 +147,7 @@ void RegisterMetachainRPCCommands(RPCTable& t)
              const KeyHash from = NativeAddressArg(a[0], *node.params);
              MetaAddressArg(a[1], *node.params);
              const CAmount amount = PositiveAmount(a[2]);
-             const auto key = node.wallet->KeyFor(from);
-             if (!key)
-                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
-             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-             AccountView view([&node](const KeyHash& k) { return node.chain->GetAccount(k); });
-             CAmount fees = 0;
-             for (const auto& pending : node.mempool->Ordered()) {
-                 if (pending.type != TxType::WithdrawFromMetachain && HashPubKey(pending.from) == from) {
-                     ApplyTx(view, pending, *node.params, fees);
-                 }
-             }
-             CTransaction tx;
-             tx.type = TxType::DepositToMetachain;
-             tx.from = key->GetPubKey();
-             tx.to = a[1].get<std::string>();
-             tx.amount = amount;
-             tx.fee = WalletFee(*node.params);
-             tx.nonce = view.Get(from).nonce;
-             tx.signature = key->Sign(tx.SignatureHash());
-             const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
-             if (err.find("insufficient") != std::string::npos) throw RPCError(RPC_WALLET_INSUFFICIENT_FUNDS, err);
-             if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
-             return HexStr(tx.GetHash());
+             return HexStr(SendFromWallet(node, TxType::DepositToMetachain, a[1].get<std::string>(), amount, from));
          }});
     t.Register(
         {"Metachain",

@@ -6,6 +6,8 @@
 #include <primitives/block.h>
 #include <rpc/server.h>
 
+#include <optional>
+
 struct ChainParams;
 struct CBlockIndex;
 class ChainState;
@@ -15,5 +17,12 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
 // A native address argument's key hash; RPC_INVALID_ADDRESS_OR_KEY otherwise.
 KeyHash NativeAddressArg(const json& v, const ChainParams& params);
 uint256 HashArg(const json& v);
+
+// Fee the wallet pays per transaction.
+CAmount WalletFee(const ChainParams& p);
+// Signs a tx of `type` paying amount + fee from `from` (or any wallet key that
+// can afford it), with the nonce after its pending txs, and submits it.
+uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CAmount amount,
+                       const std::optional<KeyHash>& from);
 
 #endif // DEFI_RPC_UTIL_H

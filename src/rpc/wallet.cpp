@@ -5,22 +5,27 @@
 #include <validation.h>
 #include <wallet/wallet.h>
 
-// Fee the wallet pays per transaction.
-static CAmount WalletFee(const ChainParams& p) { return p.min_fee * 10; }
+CAmount WalletFee(const ChainParams& p) { return p.min_fee * 10; }
 
-// A signed tx of `type` paying amount+fee from a wallet key that can afford
-// it, with the next nonce after its pending txs; submitted to the mempool.
-static uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CAmount amount)
+uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CAmount amount,
+                       const std::optional<KeyHash>& from)
 {
     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
     const CAmount fee = WalletFee(*node.params);
     std::string last_error = "Insufficient funds";
-    for (const KeyHash& hash : node.wallet->KeyHashes()) {
+    std::vector<KeyHash> candidates = from ? std::vector<KeyHash>{*from} : node.wallet->KeyHashes();
+    if (from && !node.wallet->KeyFor(*from)) {
+        throw RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                       "The wallet has no key for " + EncodeAddress(node.params->address_hrp, *from));
+    }
+    for (const KeyHash& hash : candidates) {
         const auto key = node.wallet->KeyFor(hash);
         AccountView view([&node](const KeyHash& k) { return node.chain->GetAccount(k); });
         CAmount fees = 0;
         for (const auto& pending : node.mempool->Ordered()) {
-            if (HashPubKey(pending.from) == hash) ApplyTx(view, pending, *node.params, fees);
+            if (pending.type != TxType::WithdrawFromMetachain && HashPubKey(pending.from) == hash) {
+                ApplyTx(view, pending, *node.params, fees);
+            }
         }
         const Account acc = view.Get(hash);
         const auto spend = CheckedAdd(amount, fee);
@@ -35,6 +40,7 @@ static uint256 SendFromWallet(NodeContext& node, TxType type, const std::string&
         tx.signature = key->Sign(tx.SignatureHash());
         const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
         if (err.empty()) return tx.GetHash();
+        if (err.find("insufficient") == std::string::npos) throw RPCError(RPC_VERIFY_REJECTED, err);
         last_error = err;
     }
     throw RPCError(RPC_WALLET_INSUFFICIENT_FUNDS, last_error);
@@ -72,7 +78,8 @@ void RegisterWalletRPCCommands(RPCTable& t)
                     NativeAddressArg(a[0], *node.params);
                     const CAmount amount = AmountFromValue(a[1]);
                     if (amount <= 0) throw RPCError(RPC_TYPE_ERROR, "Amount out of range");
-                    return HexStr(SendFromWallet(node, TxType::Transfer, a[0].get<std::string>(), amount));
+                    return HexStr(
+                        SendFromWallet(node, TxType::Transfer, a[0].get<std::string>(), amount, std::nullopt));
                 }});
     t.Register({"Wallet",
                 "gettransaction",

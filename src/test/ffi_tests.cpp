@@ -93,6 +93,7 @@ TEST_F(FfiTest, MintThenConnectMovesBalances)
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = Context(1);
+    cin.txs = in.txs;
     const auto connected = mc::connect_block(cin);
     EXPECT_EQ(std::string(connected.block_hash), std::string(minted.block_hash));
     EXPECT_EQ(connected.number, 1u);
@@ -156,6 +157,7 @@ TEST_F(FfiTest, DisconnectRollsBack)
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = Context(1);
+    cin.txs = in.txs;
     mc::connect_block(cin);
 
     mc::MetaDisconnectBlockInput din{};
@@ -181,7 +183,7 @@ TEST_F(FfiTest, BadAddressIsAClearError)
 TEST_F(FfiTest, BackendInterfaceReachesTheSameEngine)
 {
     // The FFI engine is process-wide: a second init is refused.
-    EXPECT_THROW(metachain::MakeFfiBackend((m_dir.path() / "other").string(), ""), rust::Error);
+    EXPECT_THROW(metachain::MakeFfiBackend((m_dir.path() / "other").string(), ""), metachain::Error);
 }
 
 } // namespace

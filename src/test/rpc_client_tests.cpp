@@ -98,6 +98,7 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = in.context;
+    cin.txs = in.txs;
     EXPECT_EQ(std::string(meta->ConnectBlock(cin).block_hash), std::string(minted.block_hash));
 
     mc::MetaGetBalanceInput bal{};

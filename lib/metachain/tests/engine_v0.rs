@@ -1,52 +1,13 @@
 //! Engine v0: deposits through mint and connect, persistence, rejections.
 
+mod common;
+
 use ain_rs::types::*;
-use metachain::{address, Engine, EngineError};
+use common::*;
+use metachain::{address, Engine};
 
 fn addr(n: u8) -> String {
     address::encode(&[n; 20])
-}
-
-fn deposit(to: &str, amount: i64, txid: &str) -> NativeTx {
-    NativeTx {
-        kind: TxKind::Deposit as i32,
-        from: "bcrt1native".into(),
-        to: to.into(),
-        amount,
-        native_txid: txid.into(),
-        ..Default::default()
-    }
-}
-
-fn ctx(height: u64) -> Option<NativeContext> {
-    Some(NativeContext {
-        height,
-        time: 1_700_000_000 + height as i64,
-    })
-}
-
-fn mint(engine: &Engine, height: u64, txs: Vec<NativeTx>) -> MetaMintBlockResult {
-    engine
-        .mint(MetaMintBlockInput {
-            txs,
-            context: ctx(height),
-        })
-        .unwrap()
-}
-
-fn connect(
-    engine: &Engine,
-    height: u64,
-    payload: &[u8],
-) -> Result<MetaConnectBlockResult, EngineError> {
-    let txs = prost::Message::decode(payload)
-        .map(|b: MetaBlock| metachain::engine::native_origin_txs(&b))
-        .unwrap_or_default();
-    engine.connect(MetaConnectBlockInput {
-        payload: payload.to_vec(),
-        context: ctx(height),
-        txs,
-    })
 }
 
 #[test]
