@@ -66,7 +66,8 @@ def test_grpcio_client_with_compiled_stubs(metachaind, pb):
     minted = stub.MetaMintBlock(_deposit_input(msgs, 1, ALICE, 5), metadata=auth)
     assert minted.receipts[0].success
     connected = stub.MetaConnectBlock(
-        msgs.MetaConnectBlockInput(payload=minted.payload, context=msgs.NativeContext(height=1, time=1_700_000_001)),
+        msgs.MetaConnectBlockInput(payload=minted.payload, context=msgs.NativeContext(height=1, time=1_700_000_001),
+                                   txs=_deposit_input(msgs, 1, ALICE, 5).txs),
         metadata=auth)
     assert connected.block_hash == minted.block_hash
     assert stub.MetaGetBalance(msgs.MetaGetBalanceInput(address=ALICE)).balance == 5
