@@ -163,6 +163,9 @@ int main(int argc, char* argv[])
             const auto tip = meta->GetTip();
             LogPrint("metachain (" + meta->Mode() + ") version " + meta->Version() + ", tip height " +
                      std::to_string(tip.number) + " hash " + std::string(tip.hash));
+            if (const std::string urls(mc::ain_server_urls()); meta->Mode() == "ffi" && !urls.empty()) {
+                LogPrint("embedded metachain serving " + urls);
+            }
         } else {
             LogPrint("no metachain configured (-meta or -meta_rpc); running the native chain alone");
         }

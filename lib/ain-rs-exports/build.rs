@@ -13,6 +13,8 @@ const LIBMC_EXTRAS: &str = "
         fn ain_shutdown();
         /// Whether ain_init succeeded and ain_shutdown has not run since.
         fn ain_is_initialized() -> bool;
+        /// URLs the embedded metachain serves on (\"grpc://a http://b\"), or \"\".
+        fn ain_server_urls() -> String;
         /// Panics inside the FFI guard: proves a panic reaches C++ as an exception.
         fn ain_debug_panic(message: &str) -> Result<()>;
 ";

@@ -293,3 +293,34 @@ def test_native_only_node_refuses_metachain_rpcs_and_txs(defid_bin, tmp_path):
         assert "No metachain" in e.value.message
     finally:
         node.kill()
+
+
+def test_embedded_metachain_serves_meta_wallets(defid_bin, tmp_path):
+    """-meta with server addresses serves the in-process engine like metachaind."""
+    import re
+
+    import requests
+    from framework import jwt
+    node = TestNode(defid_bin, str(tmp_path / "e"), ["-meta=--grpc-addr=127.0.0.1:0 --rpc-addr=127.0.0.1:0"])
+    node.start().wait_for_rpc()
+    try:
+        urls = re.search(r"embedded metachain serving (grpc://\S+) (http://\S+)", node.debug_log)
+        assert urls, node.debug_log
+        http = urls.group(2)
+        addr = node.getnewaddress()
+        meta = node.getnewmetaaddress()
+        mine(node, 2, addr)
+        node.deposittometachain(addr, meta, 1)
+        mine(node)
+        call = lambda method, params, token=None: requests.post(
+            http, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+            headers={"authorization": f"Bearer {token}"} if token else {}, timeout=10).json()
+        tip = call("meta_getTip", [])["result"]
+        assert tip["hash"] == node.getmetachaininfo()["hash"]
+        assert call("meta_getBalance", [{"address": meta}])["result"]["balance"] == 100_000_000
+        # Control rpcs need the secret written next to the embedded metachain.
+        assert call("metaConsensusRpc_mintBlock", [{}])["error"]["code"] == -32005
+        secret = os.path.join(node.chaindir, "metachain", "jwt.hex")
+        assert "result" in call("metaConsensusRpc_mintBlock", [{}], jwt.token(secret))
+    finally:
+        node.kill()

@@ -17,7 +17,7 @@ pub use lifecycle::{engine, runtime};
 /// The in-process bridge.
 pub mod libmc {
     use crate::lifecycle::{
-        ain_debug_panic, ain_init, ain_is_initialized, ain_shutdown, ain_version,
+        ain_debug_panic, ain_init, ain_is_initialized, ain_server_urls, ain_shutdown, ain_version,
     };
     include!(concat!(env!("OUT_DIR"), "/libmc.rs"));
 }

@@ -115,6 +115,21 @@ pub fn ain_shutdown() {
     });
 }
 
+pub fn ain_server_urls() -> String {
+    let servers = SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(running) = servers.as_ref() else {
+        return String::new();
+    };
+    let mut urls = Vec::new();
+    if let Some(a) = running.grpc_addr {
+        urls.push(format!("grpc://{a}"));
+    }
+    if let Some(a) = running.rpc_addr {
+        urls.push(format!("http://{a}"));
+    }
+    urls.join(" ")
+}
+
 pub fn ain_is_initialized() -> bool {
     ENGINE.read().map(|e| e.is_some()).unwrap_or(false)
 }

@@ -38,10 +38,14 @@ fn deposits(n: usize, tag: &str) -> Vec<NativeTx> {
 }
 
 fn connect(engine: &Engine, height: u64, payload: Vec<u8>) {
+    let txs = prost::Message::decode(payload.as_slice())
+        .map(|b: MetaBlock| metachain::engine::native_origin_txs(&b))
+        .unwrap_or_default();
     engine
         .connect(MetaConnectBlockInput {
             payload,
             context: ctx(height),
+            txs,
         })
         .expect("connect");
 }

@@ -445,3 +445,44 @@ async fn rpc_discover_lists_every_method_with_schemas() {
         doc["result"]["components"]["schemas"]["NativeTx"]["properties"]["nativeTxid"].is_object()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_over_the_limit_are_refused_and_the_server_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--max-connections", "1"]);
+    for url in [&d.grpc, &d.ws] {
+        let first = d.client(url, None).await;
+        assert!(first.meta_get_tip(MetaGetTipInput {}).await.is_ok());
+        // The one slot is taken: a second connection is refused.
+        let second = Connection::connect(url, Duration::from_secs(3), None).await;
+        let refused = match second {
+            Err(e) => e.code == ErrorCode::Unavailable,
+            Ok(conn) => MetachainClient::new(conn)
+                .meta_get_tip(MetaGetTipInput {})
+                .await
+                .is_err(),
+        };
+        assert!(refused, "{url}: a connection over the limit was served");
+        assert!(
+            first.meta_get_tip(MetaGetTipInput {}).await.is_ok(),
+            "{url}: the first connection survives"
+        );
+        drop(first);
+        // The slot frees when the first client leaves.
+        let mut served = false;
+        for _ in 0..100 {
+            if let Ok(conn) = Connection::connect(url, Duration::from_secs(3), None).await {
+                if MetachainClient::new(conn)
+                    .meta_get_tip(MetaGetTipInput {})
+                    .await
+                    .is_ok()
+                {
+                    served = true;
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(served, "{url}: the freed slot was never reused");
+    }
+}
