@@ -90,7 +90,7 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
                     auth: Some(secret),
                     ..Default::default()
                 },
-                max_connections: 100,
+                max_connections: metachaind::DEFAULT_MAX_CONNECTIONS,
             };
             let running = runtime()?.block_on(metachaind::start(engine.clone(), &cfg))?;
             *SERVERS.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);

@@ -16,6 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+/// Default open connections allowed per transport.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+
 /// Where each transport listens and what it allows.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {

@@ -143,6 +143,7 @@ async fn main() -> Result<()> {
         hash = %hex::encode(&tip.hash),
         "metachain opened"
     );
+    let defaults = ServerOptions::default();
     let cfg = ServeConfig {
         grpc_addr: Some(
             s.grpc_addr
@@ -154,10 +155,14 @@ async fn main() -> Result<()> {
         ),
         options: ServerOptions {
             auth: Some(secret),
-            call_timeout: Duration::from_secs(s.call_timeout_secs.unwrap_or(30)),
-            max_message_size: s.max_request_size.unwrap_or(64 * 1024 * 1024),
+            call_timeout: s
+                .call_timeout_secs
+                .map_or(defaults.call_timeout, Duration::from_secs),
+            max_message_size: s.max_request_size.unwrap_or(defaults.max_message_size),
         },
-        max_connections: s.max_connections.unwrap_or(100),
+        max_connections: s
+            .max_connections
+            .unwrap_or(metachaind::DEFAULT_MAX_CONNECTIONS),
     };
     let engine = Arc::new(engine);
     let running = metachaind::start(engine.clone(), &cfg).await?;
