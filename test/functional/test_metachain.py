@@ -12,7 +12,6 @@ import pytest
 
 from conftest import MODES
 from framework.test_node import RPCError, TestNode
-from framework.util import wait_until
 
 FEE = Decimal("0.0001")
 
@@ -140,11 +139,7 @@ def test_kill_9_during_mining_then_recovery(funded, mode):
     meta = node.getnewmetaaddress()
     node.deposittometachain(addr, meta, 3)
     mine(node)
-    import subprocess
-    from conftest import ROOT
-    cli = subprocess.Popen([os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={node.datadir}",
-                            f"-rpcport={node.rpcport}", "generatetoaddress", "100", addr],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = node.cli("generatetoaddress", "100", addr, wait=False)
     time.sleep(0.4)
     node.process.send_signal(signal.SIGKILL)
     node.process.wait()

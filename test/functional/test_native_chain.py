@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import ROOT
 from framework.test_node import RPCError, TestNode
 
 REWARD = Decimal("50")
@@ -66,9 +65,7 @@ def test_kill_9_then_restart_is_consistent(node):
     addr = node.getnewaddress()
     node.generatetoaddress(2, addr)
     # Kill while blocks are being mined.
-    proc = subprocess.Popen([os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={node.datadir}",
-                             f"-rpcport={node.rpcport}", "generatetoaddress", "200", addr],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = node.cli("generatetoaddress", "200", addr, wait=False)
     import time
     time.sleep(0.3)
     node.process.send_signal(signal.SIGKILL)
@@ -173,15 +170,14 @@ def test_json_rpc_2_batches_named_params_and_help(node):
 
 
 def test_defi_cli(node):
-    cli = [os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={node.datadir}", f"-rpcport={node.rpcport}"]
-    run = lambda *a: subprocess.run(cli + list(a), capture_output=True, text=True, timeout=60)
+    run = node.cli
     addr = run("getnewaddress").stdout.strip()
     out = run("generatetoaddress", "2", addr)
     assert out.returncode == 0 and len(json.loads(out.stdout)) == 2
     assert run("getblockcount").stdout.strip() == "2"
     err = run("getblockhash", "99")
     assert err.returncode == 1 and "error code: -8" in err.stderr
-    bad = subprocess.run(cli[:3] + ["-rpcport=1", "getblockcount"], capture_output=True, text=True)
+    bad = node.cli("-rpcport=1", "getblockcount")  # the later -rpcport wins
     assert bad.returncode == 1 and "Could not connect" in bad.stderr
 
 

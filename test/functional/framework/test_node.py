@@ -83,6 +83,16 @@ class TestNode:
 
     # RPC
 
+    def cli(self, *args, wait=True):
+        """Runs defi-cli against this node: the CompletedProcess, or the Popen
+        when `wait` is false."""
+        from conftest import ROOT
+        argv = [os.path.join(ROOT, "build", "defi-cli"), "-regtest", f"-datadir={self.datadir}",
+                f"-rpcport={self.rpcport}", *args]
+        if not wait:
+            return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
     @property
     def url(self):
         return f"http://127.0.0.1:{self.rpcport}/"
