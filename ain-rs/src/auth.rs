@@ -133,48 +133,40 @@ impl JwtSecret {
 #[derive(Clone, Debug)]
 pub struct AuthStatus(pub Result<(), String>);
 
-/// Server side: checks the request's token and records the outcome in the
-/// request extensions (a WebSocket keeps its upgrade request's outcome).
-#[derive(Clone, Debug)]
-pub struct CheckAuthLayer(pub Option<JwtSecret>);
+/// What [`AuthLayer`] does to each HTTP request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Server side: check the token and record the outcome in the request
+    /// extensions (a WebSocket keeps its upgrade request's outcome).
+    Check,
+    /// Client side: add a fresh `Authorization` header.
+    Add,
+}
 
-/// Client side: adds a fresh `Authorization` header to every request.
+/// Tower layer for JWT auth over HTTP; without a secret it does nothing.
 #[derive(Clone, Debug)]
-pub struct AddAuthLayer(pub Option<JwtSecret>);
-
-#[derive(Clone, Debug)]
-pub struct CheckAuth<S> {
-    inner: S,
-    secret: Option<JwtSecret>,
+pub struct AuthLayer {
+    pub secret: Option<JwtSecret>,
+    pub mode: AuthMode,
 }
 
 #[derive(Clone, Debug)]
-pub struct AddAuth<S> {
+pub struct Auth<S> {
     inner: S,
-    secret: Option<JwtSecret>,
+    layer: AuthLayer,
 }
 
-impl<S> tower::Layer<S> for CheckAuthLayer {
-    type Service = CheckAuth<S>;
-    fn layer(&self, inner: S) -> CheckAuth<S> {
-        CheckAuth {
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+    fn layer(&self, inner: S) -> Auth<S> {
+        Auth {
             inner,
-            secret: self.0.clone(),
+            layer: self.clone(),
         }
     }
 }
 
-impl<S> tower::Layer<S> for AddAuthLayer {
-    type Service = AddAuth<S>;
-    fn layer(&self, inner: S) -> AddAuth<S> {
-        AddAuth {
-            inner,
-            secret: self.0.clone(),
-        }
-    }
-}
-
-impl<S, B> tower::Service<http::Request<B>> for CheckAuth<S>
+impl<S, B> tower::Service<http::Request<B>> for Auth<S>
 where
     S: tower::Service<http::Request<B>>,
 {
@@ -187,34 +179,23 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        if let Some(secret) = &self.secret {
-            let header = req
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok());
-            let status = AuthStatus(secret.verify_header(header));
-            req.extensions_mut().insert(status);
-        }
-        self.inner.call(req)
-    }
-}
-
-impl<S, B> tower::Service<http::Request<B>> for AddAuth<S>
-where
-    S: tower::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        if let Some(secret) = &self.secret {
-            if let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {}", secret.token())) {
-                req.headers_mut().insert(http::header::AUTHORIZATION, v);
+        if let Some(secret) = &self.layer.secret {
+            match self.layer.mode {
+                AuthMode::Check => {
+                    let header = req
+                        .headers()
+                        .get(http::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok());
+                    let status = AuthStatus(secret.verify_header(header));
+                    req.extensions_mut().insert(status);
+                }
+                AuthMode::Add => {
+                    if let Ok(v) =
+                        http::HeaderValue::from_str(&format!("Bearer {}", secret.token()))
+                    {
+                        req.headers_mut().insert(http::header::AUTHORIZATION, v);
+                    }
+                }
             }
         }
         self.inner.call(req)

@@ -2,7 +2,7 @@
 //! JSON-RPC over HTTP for `http://host:port` and over WebSocket for
 //! `ws://host:port` (which also carries subscriptions).
 
-use crate::auth::{AddAuth, AddAuthLayer, JwtSecret};
+use crate::auth::{Auth, AuthLayer, AuthMode, JwtSecret};
 use crate::{ErrorCode, RpcError};
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::http_client::{HttpBackend, RpcLogger, RpcService};
@@ -21,8 +21,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024 * 1024;
 
 /// The HTTP JSON-RPC client, adding a fresh token to every request.
-pub type HttpClient =
-    jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<AddAuth<HttpBackend>>>>;
+pub type HttpClient = jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<Auth<HttpBackend>>>>;
 
 /// The stream a client gets from a server-streaming rpc.
 pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, RpcError>> + Send>>;
@@ -76,9 +75,10 @@ impl Connection {
                 .request_timeout(timeout)
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
-                .set_http_middleware(
-                    tower::ServiceBuilder::new().layer(AddAuthLayer(secret.clone())),
-                )
+                .set_http_middleware(tower::ServiceBuilder::new().layer(AuthLayer {
+                    secret: secret.clone(),
+                    mode: AuthMode::Add,
+                }))
                 .build(url)
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?;
             Transport::Http(client)

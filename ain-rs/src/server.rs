@@ -43,7 +43,7 @@ impl ServerOptions {
             .map_err(|e| tonic::Status::unauthenticated(format!("{rpc} is a control rpc: {e}")))
     }
 
-    /// Checks a control rpc's JSON-RPC call, from what [`crate::auth::CheckAuthLayer`] recorded.
+    /// Checks a control rpc's JSON-RPC call, from what [`crate::auth::AuthLayer`] in `Check` mode recorded.
     pub fn check_jsonrpc(&self, rpc: &str, ext: &http::Extensions) -> Result<(), ErrorObjectOwned> {
         if self.auth.is_none() {
             return Ok(());

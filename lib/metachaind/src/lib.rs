@@ -3,7 +3,7 @@
 //! from the generated adapters, on loopback by default. `metachaind` and
 //! `defid -meta=--rpc-addr=...` both serve through [`start`].
 
-use ain_rs::auth::{CheckAuthLayer, JwtSecret};
+use ain_rs::auth::{AuthLayer, AuthMode, JwtSecret};
 use ain_rs::{MetachainService, ServerOptions};
 use anyhow::{Context, Result};
 use std::future::Future;
@@ -189,9 +189,10 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .build();
         let server = jsonrpsee::server::Server::builder()
             .set_config(config)
-            .set_http_middleware(
-                tower::ServiceBuilder::new().layer(CheckAuthLayer(cfg.options.auth.clone())),
-            )
+            .set_http_middleware(tower::ServiceBuilder::new().layer(AuthLayer {
+                secret: cfg.options.auth.clone(),
+                mode: AuthMode::Check,
+            }))
             .build(addr)
             .await
             .with_context(|| format!("cannot bind JSON-RPC address {addr}"))?;
