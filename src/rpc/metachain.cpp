@@ -60,6 +60,25 @@ uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
     return n++;
 }
 
+struct MetaSigned {
+    uint64_t nonce;
+    std::vector<uint8_t> pubkey, signature;
+};
+
+// Signs a meta tx of `kind` with the wallet's key for `from`, at its next nonce.
+MetaSigned SignMetaTx(NodeContext& node, mc::TxKind kind, const std::string& from, const std::string& to,
+                      CAmount amount)
+{
+    const auto key = node.wallet->KeyFor(MetaAddressArg(from, *node.params));
+    if (!key) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + from);
+    MetaSigned out;
+    out.nonce = NextMetaNonce(node, from);
+    const PubKey pub = key->GetPubKey();
+    out.pubkey.assign(pub.begin(), pub.end());
+    out.signature = key->Sign(MetaSignatureHash(static_cast<int32_t>(kind), from, to, amount, out.nonce));
+    return out;
+}
+
 json MetaBlockToJSON(const mc::MetaGetBlockResult& r)
 {
     const auto& h = r.block.header;
@@ -160,61 +179,51 @@ void RegisterMetachainRPCCommands(RPCTable& t)
          "\"txid\"",
          [](NodeContext& node, const std::vector<json>& a) -> json {
              Meta(node);
-             const KeyHash meta_from = MetaAddressArg(a[0], *node.params);
+             MetaAddressArg(a[0], *node.params);
              NativeAddressArg(a[1], *node.params);
              const CAmount amount = PositiveAmount(a[2]);
              const CAmount fee = WalletFee(*node.params);
              if (amount <= fee)
                  throw RPCError(RPC_INVALID_PARAMETER, "Amount does not cover the native fee of " + FormatMoney(fee));
-             const auto key = node.wallet->KeyFor(meta_from);
-             if (!key)
-                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
              CTransaction tx;
              tx.type = TxType::WithdrawFromMetachain;
              tx.meta_from = a[0].get<std::string>();
              tx.to = a[1].get<std::string>();
              tx.amount = amount;
              tx.fee = fee;
-             tx.meta_nonce = NextMetaNonce(node, tx.meta_from);
-             const PubKey pub = key->GetPubKey();
-             tx.meta_pubkey.assign(pub.begin(), pub.end());
-             tx.meta_signature = key->Sign(MetaSignatureHash(static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from,
-                                                             tx.to, tx.amount, tx.meta_nonce));
+             MetaSigned signed_tx = SignMetaTx(node, mc::TxKind::Withdraw, tx.meta_from, tx.to, tx.amount);
+             tx.meta_nonce = signed_tx.nonce;
+             tx.meta_pubkey = std::move(signed_tx.pubkey);
+             tx.meta_signature = std::move(signed_tx.signature);
              std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
              const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
              if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
              return HexStr(tx.GetHash());
          }});
-    t.Register(
-        {"Metachain",
-         "metatransfer",
-         "Signs a transfer with the wallet's meta key and submits it to the metachain mempool.",
-         {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
-          {"metato", RPCArgType::Str, true, "The meta address credited"},
-          {"amount", RPCArgType::Amount, true, "The amount in coins"}},
-         "\"metatxhash\"",
-         [](NodeContext& node, const std::vector<json>& a) -> json {
-             Meta(node);
-             const KeyHash from = MetaAddressArg(a[0], *node.params);
-             MetaAddressArg(a[1], *node.params);
-             const CAmount amount = PositiveAmount(a[2]);
-             const auto key = node.wallet->KeyFor(from);
-             if (!key)
-                 throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "The wallet has no key for " + a[0].get<std::string>());
-             mc::MetaSendTransactionInput in{};
-             in.tx.kind = mc::TxKind::Transfer;
-             in.tx.from = a[0].get<std::string>();
-             in.tx.to = a[1].get<std::string>();
-             in.tx.amount = amount;
-             in.tx.nonce = NextMetaNonce(node, a[0].get<std::string>());
-             const PubKey pub = key->GetPubKey();
-             for (uint8_t b : pub)
-                 in.tx.pubkey.push_back(b);
-             for (uint8_t b :
-                  key->Sign(MetaSignatureHash(static_cast<int32_t>(mc::TxKind::Transfer), a[0].get<std::string>(),
-                                              a[1].get<std::string>(), amount, in.tx.nonce))) {
-                 in.tx.signature.push_back(b);
-             }
-             return std::string(CallMeta([&] { return Meta(node).SendTransaction(in); }).tx_hash);
-         }});
+    t.Register({"Metachain",
+                "metatransfer",
+                "Signs a transfer with the wallet's meta key and submits it to the metachain mempool.",
+                {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
+                 {"metato", RPCArgType::Str, true, "The meta address credited"},
+                 {"amount", RPCArgType::Amount, true, "The amount in coins"}},
+                "\"metatxhash\"",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    Meta(node);
+                    MetaAddressArg(a[0], *node.params);
+                    MetaAddressArg(a[1], *node.params);
+                    const CAmount amount = PositiveAmount(a[2]);
+                    const MetaSigned signed_tx = SignMetaTx(node, mc::TxKind::Transfer, a[0].get<std::string>(),
+                                                            a[1].get<std::string>(), amount);
+                    mc::MetaSendTransactionInput in{};
+                    in.tx.kind = mc::TxKind::Transfer;
+                    in.tx.from = a[0].get<std::string>();
+                    in.tx.to = a[1].get<std::string>();
+                    in.tx.amount = amount;
+                    in.tx.nonce = signed_tx.nonce;
+                    for (uint8_t b : signed_tx.pubkey)
+                        in.tx.pubkey.push_back(b);
+                    for (uint8_t b : signed_tx.signature)
+                        in.tx.signature.push_back(b);
+                    return std::string(CallMeta([&] { return Meta(node).SendTransaction(in); }).tx_hash);
+                }});
 }
