@@ -86,14 +86,14 @@ std::vector<NativeTxView> MetachainTxs(const CBlock& block, const ChainParams& p
             out.push_back({static_cast<int32_t>(mc::TxKind::Deposit),
                            EncodeAddress(params.address_hrp, HashPubKey(tx.from)),
                            tx.to,
-                           HexStr(tx.GetHash()),
+                           tx.GetHash(),
                            tx.amount,
                            0,
                            {},
                            {}});
         } else if (tx.type == TxType::WithdrawFromMetachain) {
-            out.push_back({static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from, tx.to, HexStr(tx.GetHash()),
-                           tx.amount, tx.meta_nonce, tx.meta_pubkey, tx.meta_signature});
+            out.push_back({static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from, tx.to, tx.GetHash(), tx.amount,
+                           tx.meta_nonce, tx.meta_pubkey, tx.meta_signature});
         }
     }
     return out;
@@ -108,12 +108,10 @@ static rust::Vec<mc::NativeTx> ToMeta(const std::vector<NativeTxView>& txs)
         n.from = t.from;
         n.to = t.to;
         n.amount = t.amount;
-        n.native_txid = t.txid;
+        n.native_txid = metachain::ToRustBytes(t.txid);
         n.nonce = t.nonce;
-        for (uint8_t b : t.pubkey)
-            n.pubkey.push_back(b);
-        for (uint8_t b : t.signature)
-            n.signature.push_back(b);
+        n.pubkey = metachain::ToRustBytes(t.pubkey);
+        n.signature = metachain::ToRustBytes(t.signature);
         out.push_back(std::move(n));
     }
     return out;
@@ -122,11 +120,10 @@ static rust::Vec<mc::NativeTx> ToMeta(const std::vector<NativeTxView>& txs)
 static mc::MetaConnectBlockInput ConnectInput(const CBlock& block, const ChainParams& params)
 {
     mc::MetaConnectBlockInput in{};
-    for (uint8_t b : block.payload)
-        in.payload.push_back(b);
+    in.payload = metachain::ToRustBytes(block.payload);
     in.context.height = block.header.height;
     in.context.time = block.header.time;
-    in.txs = ToMeta(MetachainTxs(block, params));
+    in.native_txs_hash = mc::ain_native_txs_hash(ToMeta(MetachainTxs(block, params)));
     return in;
 }
 

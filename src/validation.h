@@ -58,7 +58,8 @@ class Backend;
 // The metachain's view of a native Deposit/Withdraw tx, built once here.
 struct NativeTxView {
     int32_t kind; // mc::TxKind value
-    std::string from, to, txid;
+    std::string from, to;
+    uint256 txid;
     CAmount amount;
     uint64_t nonce;
     std::vector<uint8_t> pubkey, signature;

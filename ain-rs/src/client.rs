@@ -5,7 +5,8 @@
 use crate::auth::{Auth, AuthLayer, AuthMode, JwtSecret};
 use crate::{ErrorCode, RpcError};
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
-use jsonrpsee::http_client::{HttpBackend, RpcLogger, RpcService};
+use jsonrpsee::core::middleware::RpcServiceBuilder;
+use jsonrpsee::http_client::{HttpBackend, RpcService};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -20,8 +21,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest message a client sends or accepts.
 pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024 * 1024;
 
-/// The HTTP JSON-RPC client, adding a fresh token to every request.
-pub type HttpClient = jsonrpsee::http_client::HttpClient<RpcLogger<RpcService<Auth<HttpBackend>>>>;
+/// The HTTP JSON-RPC client, adding a fresh token to every request. It has no
+/// jsonrpsee request logger: that one re-serializes every request and response
+/// even when tracing is off, which costs as much as the call's own JSON.
+pub type HttpClient = jsonrpsee::http_client::HttpClient<RpcService<Auth<HttpBackend>>>;
+
+/// The WebSocket JSON-RPC client, without the request logger either.
+pub type WsClient =
+    jsonrpsee::core::client::Client<jsonrpsee::core::client::async_client::RpcService>;
 
 /// The stream a client gets from a server-streaming rpc.
 pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, RpcError>> + Send>>;
@@ -31,7 +38,7 @@ pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, RpcError>> + Send>
 pub enum Transport {
     Grpc(tonic::transport::Channel),
     Http(HttpClient),
-    Ws(Arc<jsonrpsee::ws_client::WsClient>),
+    Ws(Arc<WsClient>),
 }
 
 /// A connection to a server, with a per-call timeout and optional credentials
@@ -75,6 +82,7 @@ impl Connection {
                 .request_timeout(timeout)
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
+                .set_rpc_middleware(RpcServiceBuilder::new())
                 .set_http_middleware(tower::ServiceBuilder::new().layer(AuthLayer {
                     secret: secret.clone(),
                     mode: AuthMode::Add,
@@ -96,6 +104,7 @@ impl Connection {
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
                 .set_headers(headers)
+                .set_rpc_middleware(RpcServiceBuilder::new())
                 .build(url)
                 .await
                 .map_err(|e| unavailable(url, e))?;
@@ -169,7 +178,7 @@ impl Connection {
         method: &str,
         input: I,
     ) -> Result<O, RpcError> {
-        let params = jsonrpsee::rpc_params![input];
+        let params = OneParam::new(&input)?;
         match &self.transport {
             Transport::Http(c) => c.request(method, params).await.map_err(RpcError::from),
             Transport::Ws(c) => c.request(method, params).await.map_err(RpcError::from),
@@ -197,6 +206,24 @@ impl Connection {
         Ok(Box::pin(sub.map(|item| {
             item.map_err(|e| RpcError::internal(format!("bad event: {e}")))
         })))
+    }
+}
+
+/// An rpc's one input message as positional params `[input]`, serialized once
+/// (jsonrpsee's `rpc_params!` re-parses its output to validate it).
+struct OneParam(Box<serde_json::value::RawValue>);
+
+impl OneParam {
+    fn new<I: Serialize>(input: &I) -> Result<Self, RpcError> {
+        serde_json::value::to_raw_value(&[input])
+            .map(OneParam)
+            .map_err(|e| RpcError::invalid(format!("cannot encode params: {e}")))
+    }
+}
+
+impl jsonrpsee::core::traits::ToRpcParams for OneParam {
+    fn to_rpc_params(self) -> Result<Option<Box<serde_json::value::RawValue>>, serde_json::Error> {
+        Ok(Some(self.0))
     }
 }
 

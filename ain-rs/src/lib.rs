@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod commitment;
 pub mod error;
 pub mod grpc;
 pub mod jsonrpc;
@@ -16,6 +17,7 @@ pub mod serde_hex;
 pub mod server;
 
 pub use client::{Connection, Transport};
+pub use commitment::native_txs_hash;
 pub use error::{ErrorCode, RpcError};
 pub use server::ServerOptions;
 
@@ -28,3 +30,8 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 include!(concat!(env!("OUT_DIR"), "/_packages.rs"));
 include!(concat!(env!("OUT_DIR"), "/service.rs"));
+
+/// True for a field's default value, which proto3 JSON leaves out.
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}

@@ -6,7 +6,17 @@ use serde::de::{Error, Visitor};
 use serde::{Deserializer, Serializer};
 use std::fmt;
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The two lowercase hex digits of each byte value.
+const PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 0x0f]];
+        i += 1;
+    }
+    t
+};
 
 /// Value of each ASCII hex digit; 0xff for anything else.
 const VALUES: [u8; 256] = {
@@ -27,12 +37,11 @@ const VALUES: [u8; 256] = {
 
 /// Lowercase hex of `bytes`.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize]);
-        out.push(DIGITS[(b & 0x0f) as usize]);
+    let mut out = vec![0u8; bytes.len() * 2];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&PAIRS[b as usize]);
     }
-    // Only ASCII digits were pushed.
+    // Only ASCII digits were written.
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -42,16 +51,20 @@ pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     if !s.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", s.len()));
     }
-    let mut out = Vec::with_capacity(s.len() / 2);
-    for (i, pair) in s.chunks_exact(2).enumerate() {
+    let mut out = vec![0u8; s.len() / 2];
+    // Branch-free loop; a bad digit sets 0xf0 bits in `bad`, located after.
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
         let (hi, lo) = (VALUES[pair[0] as usize], VALUES[pair[1] as usize]);
-        if hi == 0xff || lo == 0xff {
-            return Err(format!(
-                "invalid hex digit at position {}",
-                2 * i + usize::from(hi != 0xff)
-            ));
-        }
-        out.push(hi << 4 | lo);
+        bad |= hi | lo;
+        *o = hi << 4 | lo;
+    }
+    if bad & 0xf0 != 0 {
+        let i = s
+            .iter()
+            .position(|&c| VALUES[c as usize] == 0xff)
+            .unwrap_or(0);
+        return Err(format!("invalid hex digit at position {i}"));
     }
     Ok(out)
 }

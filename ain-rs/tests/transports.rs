@@ -28,17 +28,13 @@ impl MetachainService for TestChain {
         Ok(MetaMintBlockResult {
             payload: vec![0xde, 0xad, input.txs.len() as u8],
             block_hash: "ab".repeat(32),
-            receipts: input
+            refused: input
                 .txs
                 .iter()
-                .map(|t| TxReceipt {
+                .filter(|t| t.amount <= 0)
+                .map(|t| RefusedTx {
                     native_txid: t.native_txid.clone(),
-                    success: t.amount > 0,
-                    error: if t.amount > 0 {
-                        String::new()
-                    } else {
-                        "amount must be positive".into()
-                    },
+                    reason: "amount must be positive".into(),
                 })
                 .collect(),
         })
@@ -198,15 +194,15 @@ async fn both_transports_give_identical_results() {
     let a = grpc.meta_mint_block(mint_input()).await.unwrap();
     let b = jsonrpc.meta_mint_block(mint_input()).await.unwrap();
     assert_eq!(a, b);
-    assert_eq!(a.receipts.len(), 2);
-    assert!(a.receipts[0].success && !a.receipts[1].success);
+    assert_eq!(a.refused.len(), 1);
+    assert_eq!(a.refused[0].reason, "amount must be positive");
     assert_eq!(a.payload, vec![0xde, 0xad, 2]);
 
     let c1 = grpc
         .meta_connect_block(MetaConnectBlockInput {
             payload: vec![1, 2],
             context: None,
-            txs: vec![],
+            native_txs_hash: vec![],
         })
         .await
         .unwrap();
@@ -214,7 +210,7 @@ async fn both_transports_give_identical_results() {
         .meta_connect_block(MetaConnectBlockInput {
             payload: vec![1, 2],
             context: None,
-            txs: vec![],
+            native_txs_hash: vec![],
         })
         .await
         .unwrap();
@@ -314,7 +310,7 @@ async fn subscriptions_stream_heads_over_grpc_and_websocket_and_end_with_the_cli
         grpc.meta_connect_block(MetaConnectBlockInput {
             payload,
             context: None,
-            txs: vec![],
+            native_txs_hash: vec![],
         })
         .await
         .unwrap();
@@ -376,20 +372,32 @@ async fn bad_urls_are_clear_errors() {
 }
 
 #[test]
-fn json_uses_camel_case_and_hex_bytes_and_rejects_unknown_fields() {
+fn json_uses_camel_case_and_hex_bytes_omits_defaults_and_rejects_unknown_fields() {
     let r = MetaMintBlockResult {
         payload: vec![0xca, 0xfe],
         block_hash: "h".into(),
-        receipts: vec![TxReceipt {
-            native_txid: "t".into(),
-            success: true,
-            error: String::new(),
+        refused: vec![RefusedTx {
+            native_txid: vec![0xab],
+            reason: String::new(),
         }],
     };
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["payload"], "cafe");
     assert_eq!(json["blockHash"], "h");
-    assert_eq!(json["receipts"][0]["nativeTxid"], "t");
+    assert_eq!(json["refused"][0]["nativeTxid"], "ab");
+    // As in proto3 JSON, fields holding their default value are left out.
+    assert_eq!(
+        json["refused"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["nativeTxid"]
+    );
+    assert_eq!(
+        serde_json::to_string(&MetaGetTipResult::default()).unwrap(),
+        "{}"
+    );
     let back: MetaMintBlockResult = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
 

@@ -3,7 +3,8 @@
 use ain_codegen::cxx::Extras;
 use std::path::PathBuf;
 
-/// Lifecycle functions of libmc.h, written by hand in `src/lifecycle.rs`.
+/// Hand-written functions of libmc.h: lifecycle in `src/lifecycle.rs`,
+/// helpers in `src/lib.rs`.
 const LIBMC_EXTRAS: &str = "
         /// Version of the linked metachain library.
         fn ain_version() -> String;
@@ -17,6 +18,12 @@ const LIBMC_EXTRAS: &str = "
         fn ain_server_urls() -> String;
         /// Panics inside the FFI guard: proves a panic reaches C++ as an exception.
         fn ain_debug_panic(message: &str) -> Result<()>;
+        /// A copy of `data` as a Rust vector, made in one call (rust::Vec has no
+        /// bulk insert; push_back crosses the FFI once per byte).
+        fn ain_bytes(data: &[u8]) -> Vec<u8>;
+        /// MetaConnectBlockInput.native_txs_hash of a native block's
+        /// Deposit/Withdraw txs, in block order.
+        fn ain_native_txs_hash(txs: Vec<NativeTx>) -> Vec<u8>;
 ";
 
 /// Client lifecycle of libain_rpc.h, written by hand in `src/rpc_client.rs`.

@@ -1,14 +1,16 @@
 // Per-call cost over each transport, side by side: median and p99 of get-tip
 // and of mint+connect for 0-tx and 10,000-tx blocks, in-process (FFI) and
 // over gRPC and JSON-RPC on loopback against a real metachaind.
-// Prints figures; asserts nothing.
+// Mint+connect rounds alternate between the transports, so a noisy machine
+// slows all of them alike and the ratios to FFI stay comparable.
+// Prints figures; asserts nothing. Optional argument: one mode to run alone.
 #include <metachain/backend.h>
 #include <test/test_util.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,25 +21,35 @@ struct Stats {
     double median, p99;
 };
 
-Stats Measure(size_t n, const std::function<void()>& call)
+Stats Summarize(std::vector<double> us)
 {
-    for (size_t i = 0; i < std::min<size_t>(n / 10 + 1, 100); ++i)
-        call(); // warm up
-    std::vector<double> us;
-    us.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        call();
-        us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
-    }
     std::sort(us.begin(), us.end());
     return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+template <typename F> double TimeUs(F&& call)
+{
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
 }
 
 // Meta address of key hash [1;20].
 const char* const ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg";
 
-// Mints and connects the next block with `txs` deposits.
+// A distinct 32-byte txid, as defid passes.
+rust::Vec<uint8_t> Txid(uint64_t height, uint64_t i)
+{
+    std::array<uint8_t, 32> id{};
+    for (size_t b = 0; b < 8; ++b) {
+        id[b] = static_cast<uint8_t>(height >> (8 * b));
+        id[8 + b] = static_cast<uint8_t>(i >> (8 * b));
+    }
+    return metachain::ToRustBytes(id);
+}
+
+// Mints and connects the next block with `txs` deposits, as the miner and
+// ConnectTip do.
 void MintConnect(metachain::Backend& meta, size_t txs)
 {
     const auto tip = meta.GetTip();
@@ -49,48 +61,76 @@ void MintConnect(metachain::Backend& meta, size_t txs)
         tx.kind = mc::TxKind::Deposit;
         tx.to = ALICE;
         tx.amount = 1;
-        tx.native_txid = std::to_string(tip.number) + "-" + std::to_string(i);
+        tx.native_txid = Txid(tip.number, i);
         in.txs.push_back(std::move(tx));
     }
-    const auto minted = meta.MintBlock(in);
+    auto minted = meta.MintBlock(in);
     mc::MetaConnectBlockInput cin{};
-    cin.payload = minted.payload;
+    cin.payload = std::move(minted.payload);
     cin.context = in.context;
-    cin.txs = in.txs;
+    cin.native_txs_hash = mc::ain_native_txs_hash(std::move(in.txs));
     meta.ConnectBlock(cin);
 }
 
-void Row(const char* what, const std::string& mode, Stats s)
+void Row(const char* what, const std::string& mode, Stats s, const Stats* ffi)
 {
-    std::printf("%-22s %-8s median %10.1f us   p99 %10.1f us\n", what, mode.c_str(), s.median, s.p99);
+    std::printf("%-22s %-8s median %10.1f us   p99 %10.1f us", what, mode.c_str(), s.median, s.p99);
+    if (ffi && mode != "ffi") std::printf("   %.2fx ffi", s.median / ffi->median);
+    std::printf("\n");
 }
 
-void Run(metachain::Backend& meta)
+// Alternates rounds of `call` across the backends; prints each one's figures.
+void Interleaved(const char* what, const std::vector<metachain::Backend*>& metas, size_t rounds, size_t warmup,
+                 size_t txs)
 {
-    Row("get_tip", meta.Mode(), Measure(meta.Mode() == "ffi" ? 200000 : 5000, [&] { meta.GetTip(); }));
-    Row("mint+connect 0 tx", meta.Mode(), Measure(300, [&] { MintConnect(meta, 0); }));
-    Row("mint+connect 10000 tx", meta.Mode(), Measure(30, [&] { MintConnect(meta, 10000); }));
+    std::vector<std::vector<double>> us(metas.size());
+    for (size_t r = 0; r < warmup + rounds; ++r) {
+        for (size_t m = 0; m < metas.size(); ++m) {
+            const double t = TimeUs([&] { MintConnect(*metas[m], txs); });
+            if (r >= warmup) us[m].push_back(t);
+        }
+    }
+    const Stats* ffi = nullptr;
+    std::vector<Stats> stats;
+    for (auto& u : us)
+        stats.push_back(Summarize(u));
+    for (size_t m = 0; m < metas.size(); ++m)
+        if (metas[m]->Mode() == "ffi") ffi = &stats[m];
+    for (size_t m = 0; m < metas.size(); ++m)
+        Row(what, metas[m]->Mode(), stats[m], ffi);
 }
 
 } // namespace
 
-int main()
+int main(int argc, char** argv)
 {
-    std::printf(
-        "targets: get_tip ffi <= 2 us, network <= 150-200 us; 10k-tx mint+connect over the network <= 1.5x ffi\n");
-    {
-        test::TempDir dir;
-        auto meta = metachain::MakeFfiBackend((dir.path() / "metachain").string(), "");
-        Run(*meta);
-    }
+    const std::string only = argc > 1 ? argv[1] : "";
+    std::printf("targets: get_tip ffi <= 2 us, network <= 150 us; 10k-tx mint+connect over the network <= 1.5x ffi\n");
+    test::TempDir dir;
+    std::vector<std::unique_ptr<metachain::Backend>> backends;
+    backends.push_back(metachain::MakeFfiBackend((dir.path() / "metachain").string(), ""));
+    std::unique_ptr<test::Metachaind> server;
     if (std::string(METACHAIND_PATH).empty()) {
         std::printf("no metachaind configured; network figures skipped\n");
-        return 0;
+    } else {
+        server = std::make_unique<test::Metachaind>(METACHAIND_PATH);
+        for (const auto& url : {server->grpc_url(), server->http_url()})
+            backends.push_back(metachain::MakeRpcBackend(url, server->secret_path()));
     }
-    test::Metachaind server(METACHAIND_PATH);
-    for (const auto& url : {server.grpc_url(), server.http_url()}) {
-        auto meta = metachain::MakeRpcBackend(url, server.secret_path());
-        Run(*meta);
+    std::vector<metachain::Backend*> metas;
+    for (auto& b : backends)
+        if (only.empty() || b->Mode() == only) metas.push_back(b.get());
+
+    for (auto* meta : metas) {
+        const size_t n = meta->Mode() == "ffi" ? 200000 : 5000;
+        std::vector<double> us;
+        for (size_t i = 0; i < n + n / 10; ++i) {
+            const double t = TimeUs([&] { meta->GetTip(); });
+            if (i >= n / 10) us.push_back(t);
+        }
+        Row("get_tip", meta->Mode(), Summarize(us), nullptr);
     }
+    Interleaved("mint+connect 0 tx", metas, 300, 30, 0);
+    Interleaved("mint+connect 10000 tx", metas, 30, 3, 10000);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace metachain {
 
@@ -48,6 +49,13 @@ std::unique_ptr<Backend> MakeFfiBackend(const std::string& datadir, const std::s
 
 // Connects to a metachain server: grpc://host:port or http://host:port.
 std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path);
+
+// Bytes for a message field (from a vector, an array or a string), copied in
+// one call.
+template <typename Bytes> rust::Vec<uint8_t> ToRustBytes(const Bytes& bytes)
+{
+    return mc::ain_bytes(rust::Slice<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+}
 
 } // namespace metachain
 

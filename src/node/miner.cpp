@@ -51,14 +51,14 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
         const auto minted =
             meta->MintBlock(MintInput(MetachainTxs(draft, params), block.header.height, block.header.time));
         size_t failed = 0;
-        for (const auto& receipt : minted.receipts) {
-            if (receipt.success) continue;
-            const auto txid = ParseHash(std::string(receipt.native_txid));
-            if (!txid) continue;
-            LogPrint("miner: dropping tx " + HexStr(*txid) +
-                     ", refused by the metachain: " + std::string(receipt.error));
-            refused.insert(*txid);
-            mempool.Remove(*txid);
+        for (const auto& r : minted.refused) {
+            uint256 txid;
+            if (r.native_txid.size() != txid.size())
+                throw std::runtime_error("the metachain refused a tx with a malformed txid");
+            std::copy(r.native_txid.begin(), r.native_txid.end(), txid.begin());
+            LogPrint("miner: dropping tx " + HexStr(txid) + ", refused by the metachain: " + std::string(r.reason));
+            refused.insert(txid);
+            mempool.Remove(txid);
             ++failed;
         }
         if (failed == 0) {

@@ -89,7 +89,7 @@ json MetaBlockToJSON(const mc::MetaGetBlockResult& r)
                        {"to", std::string(t.to)},
                        {"amount", ValueFromAmount(t.amount)},
                        {"nonce", t.nonce},
-                       {"nativetxid", std::string(t.native_txid)}});
+                       {"nativetxid", HexStr(t.native_txid.data(), t.native_txid.size())}});
     }
     return {{"hash", std::string(r.hash)},
             {"number", h.number},
@@ -220,10 +220,8 @@ void RegisterMetachainRPCCommands(RPCTable& t)
                     in.tx.to = a[1].get<std::string>();
                     in.tx.amount = amount;
                     in.tx.nonce = signed_tx.nonce;
-                    for (uint8_t b : signed_tx.pubkey)
-                        in.tx.pubkey.push_back(b);
-                    for (uint8_t b : signed_tx.signature)
-                        in.tx.signature.push_back(b);
+                    in.tx.pubkey = metachain::ToRustBytes(signed_tx.pubkey);
+                    in.tx.signature = metachain::ToRustBytes(signed_tx.signature);
                     return std::string(CallMeta([&] { return Meta(node).SendTransaction(in); }).tx_hash);
                 }});
 }

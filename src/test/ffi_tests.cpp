@@ -21,7 +21,7 @@ mc::NativeTx Deposit(const std::string& to, int64_t amount, const std::string& t
     tx.from = "bcrt1nativefrom";
     tx.to = to;
     tx.amount = amount;
-    tx.native_txid = txid;
+    tx.native_txid = metachain::ToRustBytes(txid);
     return tx;
 }
 
@@ -85,15 +85,13 @@ TEST_F(FfiTest, MintThenConnectMovesBalances)
     in.txs.push_back(Deposit(BOB, 25, "aa02"));
     in.context = Context(1);
     const auto minted = mc::mint_block(in);
-    ASSERT_EQ(minted.receipts.size(), 2u);
-    EXPECT_TRUE(minted.receipts[0].success);
-    EXPECT_TRUE(minted.receipts[1].success);
+    EXPECT_TRUE(minted.refused.empty());
     EXPECT_EQ(mc::get_tip().number, 0u) << "mint must not commit";
 
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = Context(1);
-    cin.txs = in.txs;
+    cin.native_txs_hash = mc::ain_native_txs_hash(in.txs);
     const auto connected = mc::connect_block(cin);
     EXPECT_EQ(std::string(connected.block_hash), std::string(minted.block_hash));
     EXPECT_EQ(connected.number, 1u);
@@ -135,8 +133,20 @@ TEST_F(FfiTest, CorruptPayloadIsRejectedAndChangesNothing)
         EXPECT_NE(std::string(e.what()).find("corrupt payload"), std::string::npos) << e.what();
     }
 
-    // A flipped byte inside a valid payload: decodes or not, it must not connect.
+    // A valid payload with a commitment to other native txs.
     cin.payload = minted.payload;
+    rust::Vec<mc::NativeTx> other;
+    other.push_back(Deposit(ALICE, 11, "bb01"));
+    cin.native_txs_hash = mc::ain_native_txs_hash(std::move(other));
+    try {
+        mc::connect_block(cin);
+        FAIL() << "expected an exception";
+    } catch (const rust::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("does not match the native block"), std::string::npos) << e.what();
+    }
+
+    // A flipped byte inside a valid payload: decodes or not, it must not connect.
+    cin.native_txs_hash = mc::ain_native_txs_hash(in.txs);
     cin.payload[cin.payload.size() - 1] ^= 0x01;
     EXPECT_THROW(mc::connect_block(cin), rust::Error);
 
@@ -148,6 +158,18 @@ TEST_F(FfiTest, CorruptPayloadIsRejectedAndChangesNothing)
     EXPECT_EQ(mc::get_balance(bal).balance, 0);
 }
 
+TEST_F(FfiTest, RefusedDepositsAreListedWithTheirReason)
+{
+    mc::MetaMintBlockInput in{};
+    in.txs.push_back(Deposit(ALICE, 10, "ee01"));
+    in.txs.push_back(Deposit("dmc1notanaddress", 10, "ee02"));
+    in.context = Context(1);
+    const auto minted = mc::mint_block(in);
+    ASSERT_EQ(minted.refused.size(), 1u);
+    EXPECT_EQ(std::string(minted.refused[0].native_txid.begin(), minted.refused[0].native_txid.end()), "ee02");
+    EXPECT_NE(std::string(minted.refused[0].reason).find("invalid meta address"), std::string::npos);
+}
+
 TEST_F(FfiTest, DisconnectRollsBack)
 {
     mc::MetaMintBlockInput in{};
@@ -157,7 +179,7 @@ TEST_F(FfiTest, DisconnectRollsBack)
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = Context(1);
-    cin.txs = in.txs;
+    cin.native_txs_hash = mc::ain_native_txs_hash(in.txs);
     mc::connect_block(cin);
 
     mc::MetaDisconnectBlockInput din{};

@@ -87,18 +87,17 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
     tx.from = "bcrt1nativefrom";
     tx.to = ALICE;
     tx.amount = 4200;
-    tx.native_txid = "dd01";
+    tx.native_txid = metachain::ToRustBytes(std::string("dd01"));
     in.txs.push_back(tx);
     in.context.height = 1;
     in.context.time = 1700000001;
     const auto minted = meta->MintBlock(in);
-    ASSERT_EQ(minted.receipts.size(), 1u);
-    EXPECT_TRUE(minted.receipts[0].success);
+    EXPECT_TRUE(minted.refused.empty());
 
     mc::MetaConnectBlockInput cin{};
     cin.payload = minted.payload;
     cin.context = in.context;
-    cin.txs = in.txs;
+    cin.native_txs_hash = mc::ain_native_txs_hash(in.txs);
     EXPECT_EQ(std::string(meta->ConnectBlock(cin).block_hash), std::string(minted.block_hash));
 
     mc::MetaGetBalanceInput bal{};

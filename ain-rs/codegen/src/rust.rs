@@ -25,11 +25,16 @@ pub fn generate(spec: &Spec, out_dir: &Path) -> Result<()> {
              #[serde(rename_all = \"camelCase\", default, deny_unknown_fields)]",
         );
     for m in &spec.messages {
-        for f in m.fields.iter().filter(|f| f.ty == FieldType::Bytes) {
+        for f in &m.fields {
+            let path = format!(".{}.{}.{}", m.package, m.name, f.name);
+            // Proto3 JSON leaves out fields that hold their default value.
             builder = builder.field_attribute(
-                format!(".{}.{}.{}", m.package, m.name, f.name),
-                "#[serde(with = \"crate::serde_hex\")]",
+                &path,
+                "#[serde(skip_serializing_if = \"crate::is_default\")]",
             );
+            if f.ty == FieldType::Bytes {
+                builder = builder.field_attribute(&path, "#[serde(with = \"crate::serde_hex\")]");
+            }
         }
     }
     builder

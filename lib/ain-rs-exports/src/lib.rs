@@ -14,11 +14,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use lifecycle::{engine, runtime};
 
+// The Rust side of defid (engine, clients) uses mimalloc, as metachaind does.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The in-process bridge.
 pub mod libmc {
     use crate::lifecycle::{
         ain_debug_panic, ain_init, ain_is_initialized, ain_server_urls, ain_shutdown, ain_version,
     };
+    use crate::{ain_bytes, ain_native_txs_hash};
     include!(concat!(env!("OUT_DIR"), "/libmc.rs"));
 }
 
@@ -26,6 +31,15 @@ pub mod libmc {
 pub mod libain_rpc {
     use crate::rpc_client::{ClientUrl, MetaClient, NewClient};
     include!(concat!(env!("OUT_DIR"), "/libain_rpc.rs"));
+}
+
+fn ain_bytes(data: &[u8]) -> Vec<u8> {
+    data.to_vec()
+}
+
+fn ain_native_txs_hash(txs: Vec<libmc::ffi::NativeTx>) -> Vec<u8> {
+    let txs: Vec<ain_rs::types::NativeTx> = txs.into_iter().map(Into::into).collect();
+    ain_rs::native_txs_hash(&txs).to_vec()
 }
 
 /// The error every exported function returns; C++ sees its text in

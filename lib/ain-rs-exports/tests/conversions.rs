@@ -10,7 +10,7 @@ fn sample() -> MetaMintBlockInput {
             from: "dmc1from".into(),
             to: "bcrt1to".into(),
             amount: i64::MAX,
-            native_txid: "ff".repeat(32),
+            native_txid: vec![0xff; 32],
             nonce: u64::MAX,
             pubkey: vec![2; 33],
             signature: vec![0, 1, 2, 255],

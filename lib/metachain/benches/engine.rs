@@ -31,7 +31,7 @@ fn deposits(n: usize, tag: &str) -> Vec<NativeTx> {
                     .unwrap(),
             ),
             amount: 1_000 + i as i64,
-            native_txid: format!("{tag}{i}"),
+            native_txid: format!("{tag}{i}").into_bytes(),
             ..Default::default()
         })
         .collect()
@@ -43,9 +43,9 @@ fn connect(engine: &Engine, height: u64, payload: Vec<u8>) {
         .unwrap_or_default();
     engine
         .connect(MetaConnectBlockInput {
+            native_txs_hash: ain_rs::native_txs_hash(&txs).to_vec(),
             payload,
             context: ctx(height),
-            txs,
         })
         .expect("connect");
 }
@@ -88,7 +88,7 @@ fn transfer_block() -> (tempfile::TempDir, Engine, Vec<u8>, Vec<MetaTx>) {
             kind: TxKind::Deposit as i32,
             to: k.address(),
             amount: 1_000_000,
-            native_txid: format!("f{i}"),
+            native_txid: format!("f{i}").into_bytes(),
             ..Default::default()
         })
         .collect();

@@ -225,7 +225,7 @@ fn to_meta_tx(n: &NativeTx) -> MetaTx {
 }
 
 /// The native txs whose effects `block` carries (its deposits and
-/// withdrawals, in order): what a caller passes to connect it.
+/// withdrawals, in order): what `native_txs_hash` commits to on connect.
 pub fn native_origin_txs(block: &MetaBlock) -> Vec<NativeTx> {
     block
         .txs
@@ -448,7 +448,7 @@ impl Engine {
         let accounts = read.open_table(ACCOUNTS)?;
         let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
         let mut txs = Vec::new();
-        let mut receipts = Vec::new();
+        let mut refused = Vec::new();
         let mut included = Vec::new();
         for native in &input.txs {
             let tx = to_meta_tx(native);
@@ -457,16 +457,20 @@ impl Engine {
             } else {
                 exec.apply(&tx, true)?
             };
-            let receipt = TxReceipt {
-                native_txid: tx.native_txid.clone(),
-                success: outcome.is_ok(),
-                error: outcome.err().unwrap_or_default(),
-            };
-            if receipt.success {
-                included.push(receipt.clone());
-                txs.push(tx);
+            match outcome {
+                Ok(()) => {
+                    included.push(TxReceipt {
+                        native_txid: tx.native_txid.clone(),
+                        success: true,
+                        error: String::new(),
+                    });
+                    txs.push(tx);
+                }
+                Err(reason) => refused.push(RefusedTx {
+                    native_txid: tx.native_txid,
+                    reason,
+                }),
             }
-            receipts.push(receipt);
         }
         let pooled: Vec<MetaTx> = self.lock_mempool().ordered().cloned().collect();
         for tx in pooled {
@@ -475,7 +479,7 @@ impl Engine {
             }
             if exec.apply(&tx, false)?.is_ok() {
                 included.push(TxReceipt {
-                    native_txid: String::new(),
+                    native_txid: Vec::new(),
                     success: true,
                     error: String::new(),
                 });
@@ -498,7 +502,7 @@ impl Engine {
         Ok(MetaMintBlockResult {
             block_hash: hex::encode(sha256(&payload)),
             payload,
-            receipts,
+            refused,
         })
     }
 
@@ -550,18 +554,14 @@ impl Engine {
             )));
         }
 
-        let claimed: Vec<MetaTx> = input.txs.iter().map(to_meta_tx).collect();
-        let carried: Vec<&MetaTx> = block
-            .txs
-            .iter()
-            .filter(|t| t.kind != TxKind::Transfer as i32)
-            .collect();
-        if carried.len() != claimed.len() || carried.iter().zip(&claimed).any(|(a, b)| *a != b) {
+        let carried = native_origin_txs(&block);
+        let carried_hash = ain_rs::native_txs_hash(&carried);
+        if carried_hash.as_slice() != input.native_txs_hash.as_slice() {
             return Err(EngineError::Invalid(format!(
-                "payload does not match the native block: it carries {} deposit/withdraw txs, the block has {}{}",
+                "payload does not match the native block: its {} deposit/withdraw txs hash to {}, the block's to {}",
                 carried.len(),
-                claimed.len(),
-                if carried.len() == claimed.len() { " that differ" } else { "" }
+                hex::encode(carried_hash),
+                hex::encode(&input.native_txs_hash)
             )));
         }
         if block.txs.len() > MAX_BLOCK_TXS {

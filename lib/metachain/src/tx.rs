@@ -86,7 +86,7 @@ impl Key {
             nonce,
             pubkey: self.pubkey.to_vec(),
             signature: sig.serialize_compact().to_vec(),
-            native_txid: String::new(),
+            native_txid: Vec::new(),
         }
     }
 }

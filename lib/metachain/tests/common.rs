@@ -56,7 +56,7 @@ pub fn connect(
     engine.connect(MetaConnectBlockInput {
         payload: payload.to_vec(),
         context: ctx(height),
-        txs,
+        native_txs_hash: ain_rs::native_txs_hash(&txs).to_vec(),
     })
 }
 

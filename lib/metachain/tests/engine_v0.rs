@@ -22,8 +22,7 @@ fn mint_never_commits_and_connect_commits() {
         1,
         vec![deposit(&addr(1), 500, "aa"), deposit(&addr(2), 7, "bb")],
     );
-    assert_eq!(minted.receipts.len(), 2);
-    assert!(minted.receipts.iter().all(|r| r.success));
+    assert!(minted.refused.is_empty(), "{:?}", minted.refused);
     assert_eq!(engine.tip(), genesis, "mint must not commit");
     assert_eq!(engine.balance(&addr(1)).unwrap().balance, 0);
 
@@ -66,7 +65,7 @@ fn state_persists_across_reopen() {
 }
 
 #[test]
-fn failed_deposits_get_failed_receipts_and_are_left_out() {
+fn failed_deposits_are_refused_with_a_reason_and_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path()).unwrap();
     let m = mint(
@@ -79,11 +78,11 @@ fn failed_deposits_get_failed_receipts_and_are_left_out() {
             deposit(&addr(1), i64::MAX, "04"),
         ],
     );
-    let ok: Vec<bool> = m.receipts.iter().map(|r| r.success).collect();
-    assert_eq!(ok, vec![true, false, false, false]);
-    assert!(m.receipts[1].error.contains("invalid meta address"));
-    assert!(m.receipts[2].error.contains("positive"));
-    assert!(m.receipts[3].error.contains("overflow"));
+    let refused: Vec<&[u8]> = m.refused.iter().map(|r| r.native_txid.as_slice()).collect();
+    assert_eq!(refused, [b"02", b"03", b"04"]);
+    assert!(m.refused[0].reason.contains("invalid meta address"));
+    assert!(m.refused[1].reason.contains("positive"));
+    assert!(m.refused[2].reason.contains("overflow"));
     let block = MetaBlock::decode_payload(&m.payload);
     assert_eq!(block.txs.len(), 1);
     connect(&engine, 1, &m.payload).unwrap();
@@ -214,7 +213,7 @@ fn a_payload_must_match_the_native_blocks_deposits_and_withdrawals() {
         engine.connect(MetaConnectBlockInput {
             payload: m.payload.clone(),
             context: ctx(1),
-            txs,
+            native_txs_hash: ain_rs::native_txs_hash(&txs).to_vec(),
         })
     };
     for wrong in [

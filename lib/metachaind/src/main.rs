@@ -11,6 +11,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+// Block payloads are megabytes of short-lived buffers; glibc's malloc returns
+// them to the kernel and faults them back in on every call.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Every setting is a flag and a key of the same name in `metachaind.toml`;
 /// a flag wins over the file, the file over the default.
 #[derive(Parser, Deserialize, Debug, Default)]

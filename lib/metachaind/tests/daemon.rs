@@ -103,7 +103,7 @@ fn mint_input(height: u64, n: usize) -> MetaMintBlockInput {
                 from: "bcrt1native".into(),
                 to: address((i % 7) as u8 + 1),
                 amount: 100 + i as i64,
-                native_txid: format!("{height}-{i}"),
+                native_txid: format!("{height}-{i}").into_bytes(),
                 ..Default::default()
             })
             .collect(),
@@ -128,7 +128,7 @@ async fn mint_connect_disconnect_and_queries_agree_on_every_transport() {
         .meta_connect_block(MetaConnectBlockInput {
             payload: minted[0].payload.clone(),
             context: mint_input(1, 0).context,
-            txs: mint_input(1, 3).txs,
+            native_txs_hash: ain_rs::native_txs_hash(&mint_input(1, 3).txs).to_vec(),
         })
         .await
         .unwrap();
@@ -156,7 +156,7 @@ async fn mint_connect_disconnect_and_queries_agree_on_every_transport() {
             .meta_connect_block(MetaConnectBlockInput {
                 payload: minted[0].payload.clone(),
                 context: mint_input(1, 0).context,
-                txs: mint_input(1, 3).txs,
+                native_txs_hash: ain_rs::native_txs_hash(&mint_input(1, 3).txs).to_vec(),
             })
             .await
             .unwrap();
@@ -291,7 +291,7 @@ async fn heads_are_pushed_and_a_departed_subscriber_is_dropped() {
         grpc.meta_connect_block(MetaConnectBlockInput {
             payload: m.payload,
             context: mint_input(h, 0).context,
-            txs: mint_input(h, 2).txs,
+            native_txs_hash: ain_rs::native_txs_hash(&mint_input(h, 2).txs).to_vec(),
         })
         .await
         .unwrap();
@@ -352,7 +352,7 @@ async fn graceful_shutdown_persists_and_restart_resumes() {
     c.meta_connect_block(MetaConnectBlockInput {
         payload: m.payload,
         context: mint_input(1, 0).context,
-        txs: mint_input(1, 5).txs,
+        native_txs_hash: ain_rs::native_txs_hash(&mint_input(1, 5).txs).to_vec(),
     })
     .await
     .unwrap();
