@@ -29,6 +29,16 @@ where
     }
 }
 
+/// Runs a cheap (`[inline]`) service call on the async worker; a panic in the
+/// call becomes an internal error.
+pub fn serve_inline<T>(
+    f: impl FnOnce() -> Result<T, RpcError>,
+) -> Result<tonic::Response<T>, tonic::Status> {
+    crate::server::call_inline(f)
+        .map(tonic::Response::new)
+        .map_err(Into::into)
+}
+
 /// Turns a subscription into a gRPC stream. A subscriber too slow to keep up
 /// gets an error and the stream ends; dropping the stream unsubscribes.
 pub fn event_stream<T: Clone + Send + 'static>(events: crate::Subscription<T>) -> EventStream<T> {

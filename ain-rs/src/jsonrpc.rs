@@ -52,6 +52,12 @@ where
     }
 }
 
+/// Runs a cheap (`[inline]`) service call on the async worker; a panic in the
+/// call becomes an internal error.
+pub fn serve_inline<T>(f: impl FnOnce() -> Result<T, RpcError>) -> Result<T, ErrorObjectOwned> {
+    crate::server::call_inline(f).map_err(Into::into)
+}
+
 /// Accepts a subscription and forwards events until the client leaves or the
 /// source closes; a refused subscription gets the error instead.
 pub async fn pipe_events<T: Clone + Serialize + Send + 'static>(

@@ -61,3 +61,13 @@ impl ServerOptions {
         })
     }
 }
+
+/// Runs a cheap service call where it is (an `[inline]` rpc): no hop to the
+/// blocking pool, and no timeout, since it never waits. A panic becomes an
+/// internal error, as on the blocking pool.
+pub fn call_inline<T>(
+    f: impl FnOnce() -> Result<T, crate::RpcError>,
+) -> Result<T, crate::RpcError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(crate::RpcError::internal("handler panicked")))
+}

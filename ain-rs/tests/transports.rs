@@ -78,12 +78,18 @@ impl MetachainService for TestChain {
         &self,
         input: MetaGetBalanceInput,
     ) -> Result<MetaGetBalanceResult, RpcError> {
-        if input.address == "slow" {
-            std::thread::sleep(Duration::from_millis(1500));
+        // An [inline] rpc: it runs on the server's async worker.
+        if input.address == "panic" {
+            panic!("get_balance handler panicked on purpose");
         }
         Err(RpcError::not_found(format!("no account {}", input.address)))
     }
-    fn meta_get_block(&self, _: MetaGetBlockInput) -> Result<MetaGetBlockResult, RpcError> {
+    fn meta_get_block(&self, input: MetaGetBlockInput) -> Result<MetaGetBlockResult, RpcError> {
+        // A blocking-pool rpc.
+        if input.block_id == "slow" {
+            std::thread::sleep(Duration::from_millis(1500));
+            return Err(RpcError::not_found("slow"));
+        }
         panic!("get_block handler panicked on purpose");
     }
     fn meta_send_transaction(
@@ -262,6 +268,13 @@ async fn errors_keep_their_code_and_message_on_both_transports() {
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Internal, "{e:?}");
+        let e = client
+            .meta_get_balance(MetaGetBalanceInput {
+                address: "panic".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Internal, "{e:?}");
         assert!(client.meta_get_tip(MetaGetTipInput {}).await.is_ok());
     }
 }
@@ -271,8 +284,8 @@ async fn calls_never_hang_past_their_timeout() {
     let s = start().await;
     for client in clients(&s, Duration::from_millis(300)).await {
         let e = client
-            .meta_get_balance(MetaGetBalanceInput {
-                address: "slow".into(),
+            .meta_get_block(MetaGetBlockInput {
+                block_id: "slow".into(),
             })
             .await
             .unwrap_err();
@@ -345,8 +358,8 @@ async fn the_server_ends_calls_that_exceed_its_limit() {
     .await;
     for client in clients(&s, Duration::from_secs(10)).await {
         let e = client
-            .meta_get_balance(MetaGetBalanceInput {
-                address: "slow".into(),
+            .meta_get_block(MetaGetBlockInput {
+                block_id: "slow".into(),
             })
             .await
             .unwrap_err();

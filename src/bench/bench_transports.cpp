@@ -79,15 +79,19 @@ void Row(const char* what, const std::string& mode, Stats s, const Stats* ffi)
     std::printf("\n");
 }
 
-// Alternates rounds of `call` across the backends; prints each one's figures.
+// Alternates rounds of `per_round` calls across the backends; prints each
+// one's figures, and with `vs_ffi` its median as a multiple of FFI's.
+template <typename Call>
 void Interleaved(const char* what, const std::vector<metachain::Backend*>& metas, size_t rounds, size_t warmup,
-                 size_t txs)
+                 size_t per_round, bool vs_ffi, Call call)
 {
     std::vector<std::vector<double>> us(metas.size());
     for (size_t r = 0; r < warmup + rounds; ++r) {
         for (size_t m = 0; m < metas.size(); ++m) {
-            const double t = TimeUs([&] { MintConnect(*metas[m], txs); });
-            if (r >= warmup) us[m].push_back(t);
+            for (size_t i = 0; i < per_round; ++i) {
+                const double t = TimeUs([&] { call(*metas[m]); });
+                if (r >= warmup) us[m].push_back(t);
+            }
         }
     }
     const Stats* ffi = nullptr;
@@ -97,7 +101,7 @@ void Interleaved(const char* what, const std::vector<metachain::Backend*>& metas
     for (size_t m = 0; m < metas.size(); ++m)
         if (metas[m]->Mode() == "ffi") ffi = &stats[m];
     for (size_t m = 0; m < metas.size(); ++m)
-        Row(what, metas[m]->Mode(), stats[m], ffi);
+        Row(what, metas[m]->Mode(), stats[m], vs_ffi ? ffi : nullptr);
 }
 
 } // namespace
@@ -121,16 +125,9 @@ int main(int argc, char** argv)
     for (auto& b : backends)
         if (only.empty() || b->Mode() == only) metas.push_back(b.get());
 
-    for (auto* meta : metas) {
-        const size_t n = meta->Mode() == "ffi" ? 200000 : 5000;
-        std::vector<double> us;
-        for (size_t i = 0; i < n + n / 10; ++i) {
-            const double t = TimeUs([&] { meta->GetTip(); });
-            if (i >= n / 10) us.push_back(t);
-        }
-        Row("get_tip", meta->Mode(), Summarize(us), nullptr);
-    }
-    Interleaved("mint+connect 0 tx", metas, 300, 30, 0);
-    Interleaved("mint+connect 10000 tx", metas, 30, 3, 10000);
+    Interleaved("get_tip", metas, 50, 5, 200, false, [](metachain::Backend& meta) { meta.GetTip(); });
+    Interleaved("mint+connect 0 tx", metas, 300, 30, 1, true, [](metachain::Backend& meta) { MintConnect(meta, 0); });
+    Interleaved("mint+connect 10000 tx", metas, 30, 3, 1, true,
+                [](metachain::Backend& meta) { MintConnect(meta, 10000); });
     return 0;
 }

@@ -147,6 +147,11 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
                 o,
                 "        let events = self.svc.{name}(request.into_inner())?;\n        Ok(tonic::Response::new(crate::grpc::event_stream(events)))\n    }}"
             );
+        } else if m.inline {
+            let _ = writeln!(
+                o,
+                "        let input = request.into_inner();\n        crate::grpc::serve_inline(|| self.svc.{name}(input))\n    }}"
+            );
         } else {
             let _ = writeln!(
                 o,
@@ -196,6 +201,13 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
                 rpc = m.rpc_name
             );
         } else {
+            let serve = if m.inline {
+                format!("crate::jsonrpc::serve_inline(move || s.{name}(input))")
+            } else {
+                format!(
+                    "crate::jsonrpc::serve_blocking(o.call_timeout, move || s.{name}(input)).await"
+                )
+            };
             let _ = writeln!(
                 o,
                 "    let (s, o) = (svc.clone(), opts.clone());\n    \
@@ -203,7 +215,7 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
                  let (s, o) = (s.clone(), o.clone());\n        \
                  async move {{\n            \
                  {auth}let input: {inp} = crate::jsonrpc::parse_params(params)?;\n            \
-                 crate::jsonrpc::serve_blocking(o.call_timeout, move || s.{name}(input)).await\n        \
+                 {serve}\n        \
                  }}\n    }})?;",
                 rpc = m.rpc_name
             );

@@ -89,6 +89,9 @@ pub struct Method {
     pub client: bool,
     /// A control rpc: servers require a JWT (`[auth]`).
     pub auth: bool,
+    /// A cheap call (`[inline]`): servers run it on the async worker instead
+    /// of handing it to the blocking pool, which saves a thread hop.
+    pub inline: bool,
     /// A server-streaming rpc: a gRPC stream and a JSON-RPC subscription.
     /// Streams have no FFI function.
     pub streaming: bool,
@@ -348,7 +351,8 @@ fn read_method(
     comment: &str,
 ) -> Result<Option<Method>> {
     let mut rpc_name = None;
-    let (mut client_only, mut server_only, mut ignore, mut auth) = (false, false, false, false);
+    let (mut client_only, mut server_only, mut ignore, mut auth, mut inline) =
+        (false, false, false, false, false);
     let mut doc = Vec::new();
     for line in comment.lines() {
         let mut rest = line.trim();
@@ -365,6 +369,7 @@ fn read_method(
                 "server" => server_only = true,
                 "ignore" => ignore = true,
                 "auth" => auth = true,
+                "inline" => inline = true,
                 _ => match tag.strip_prefix("rpc:") {
                     Some(name) if !name.trim().is_empty() => {
                         rpc_name = Some(name.trim().to_string())
@@ -387,6 +392,9 @@ fn read_method(
     }
     let rpc_name = rpc_name.ok_or_else(|| anyhow!("{what}: missing [rpc: name] annotation"))?;
     let streaming = m.server_streaming();
+    if streaming && inline {
+        bail!("{what}: a streaming rpc cannot be [inline]");
+    }
     if streaming && !rpc_name.contains("Subscribe") {
         bail!("{what}: a streaming rpc's JSON-RPC name must contain \"Subscribe\" (e.g. metaSubscribe_x)");
     }
@@ -398,6 +406,7 @@ fn read_method(
         server: !client_only,
         client: !server_only,
         auth,
+        inline,
         streaming,
         doc: doc.join("\n"),
     }))

@@ -136,6 +136,23 @@ fn auth_and_streaming_rpcs_are_generated_everywhere_they_belong() {
 
     let e = load_err(types, "  // [rpc: meta_ticks]\n  rpc MetaT(types.MetaTickInput) returns (stream types.MetaTick);\n");
     assert!(e.contains("must contain \"Subscribe\""), "{e}");
+    let e = load_err(types, "  // [rpc: metaSubscribe_t] [inline]\n  rpc MetaT(types.MetaTickInput) returns (stream types.MetaTick);\n");
+    assert!(e.contains("cannot be [inline]"), "{e}");
+}
+
+#[test]
+fn inline_rpcs_skip_the_blocking_pool_on_both_servers() {
+    let rpcs = "  // [rpc: metaTest_quick] [inline]\n  rpc MetaQuick(types.MetaPingInput) returns (types.MetaPingResult);\n";
+    let dir = spec_with(PING_TYPES, rpcs);
+    let service = rust::service_rs(&Spec::load(dir.path()).unwrap());
+    parses_as_rust(&service);
+    assert!(service.contains("crate::grpc::serve_inline(|| self.svc.meta_quick(input))"));
+    assert!(service.contains("crate::jsonrpc::serve_inline(move || s.meta_quick(input))"));
+    // Everything else still goes to the blocking pool.
+    assert!(service.contains(
+        "crate::grpc::serve_blocking(self.opts.call_timeout, move || svc.meta_mint_block(input))"
+    ));
+    assert!(!service.contains("serve_inline(|| self.svc.meta_mint_block"));
 }
 
 #[test]
