@@ -36,6 +36,8 @@ template <typename F> double TimeUs(F&& call)
 
 // Meta address of key hash [1;20].
 const char* const ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg";
+// A regtest native address, the sender defid records on a deposit.
+const char* const DEPOSITOR = "dfrt19afet3nqxd0frqa3f7ux0zaayjav8xp4femlxh";
 
 // A distinct 32-byte txid, as defid passes.
 rust::Vec<uint8_t> Txid(uint64_t height, uint64_t i)
@@ -59,6 +61,7 @@ void MintConnect(metachain::Backend& meta, size_t txs)
     for (size_t i = 0; i < txs; ++i) {
         mc::NativeTx tx{};
         tx.kind = mc::TxKind::Deposit;
+        tx.from = DEPOSITOR;
         tx.to = ALICE;
         tx.amount = 1;
         tx.native_txid = Txid(tip.number, i);
