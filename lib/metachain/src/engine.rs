@@ -6,12 +6,12 @@ use crate::error::EngineError;
 use crate::hashing::{merkle_root, sha256, Hash};
 use crate::mempool::{Mempool, Reject};
 use crate::state::{Account, StateRoot};
-use crate::store::{self, Tip, Undo, UndoAccount, ACCOUNTS, BLOCKS, NUMBERS, UNDO};
+use crate::store::{self, Tip, Undo, UndoAccount, ACCOUNTS, BLOCKS, MEMPOOL, NUMBERS, UNDO};
 use crate::{address, tx as sig, VERSION};
 use ain_rs::types::*;
 use ain_rs::{MetachainService, RpcError};
 use prost::Message;
-use redb::{Database, ReadableDatabase};
+use redb::{Database, ReadableDatabase, ReadableTable};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
@@ -281,13 +281,40 @@ impl Engine {
             Some(tip) => tip,
             None => Self::write_genesis(&db)?,
         };
-        Ok(Engine {
+        let engine = Engine {
             db,
             tip: RwLock::new(tip),
             writer: Mutex::new(()),
             mempool: Mutex::new(Mempool::new(options.mempool_limit)),
             heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
-        })
+        };
+        engine.reload_mempool()?;
+        Ok(engine)
+    }
+
+    /// Re-admits the persisted mempool against the committed state.
+    fn reload_mempool(&self) -> Result<(), EngineError> {
+        let pooled = {
+            let read = self.db.begin_read()?;
+            match read.open_table(MEMPOOL) {
+                Ok(table) => {
+                    let mut txs = Vec::new();
+                    for entry in table.iter()? {
+                        let (_, v) = entry?;
+                        let tx = MetaTx::decode(v.value())
+                            .map_err(|e| EngineError::Corrupt(format!("pooled tx: {e}")))?;
+                        txs.push(tx);
+                    }
+                    txs
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        // Pool order is (sender, nonce); the table is in hash order.
+        let mut pooled = pooled;
+        pooled.sort_by(|a, b| (&a.from, a.nonce).cmp(&(&b.from, b.nonce)));
+        self.refill_mempool(pooled, &Default::default())
     }
 
     fn write_genesis(db: &Database) -> Result<Tip, EngineError> {
@@ -399,18 +426,32 @@ impl Engine {
             let read = self.db.begin_read()?;
             store::get_account(&read.open_table(ACCOUNTS)?, &tx.from)?
         };
-        self.lock_mempool()
-            .add(hash, tx, sender)
-            .map_err(|r| match r {
-                Reject::Invalid(m) => EngineError::Invalid(m),
-                Reject::Duplicate(m) => EngineError::Duplicate(m),
-                Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
-            })?;
+        let encoded = tx.encode_to_vec();
+        let mut pool = self.lock_mempool();
+        pool.add(hash, tx, sender).map_err(|r| match r {
+            Reject::Invalid(m) => EngineError::Invalid(m),
+            Reject::Duplicate(m) => EngineError::Duplicate(m),
+            Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
+        })?;
+        // Durable before the caller hears "accepted".
+        let persisted = (|| -> Result<(), EngineError> {
+            let txn = self.db.begin_write()?;
+            txn.open_table(MEMPOOL)?
+                .insert(hash.as_slice(), encoded.as_slice())?;
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = persisted {
+            pool.remove(&hash);
+            return Err(e);
+        }
         Ok(hex::encode(hash))
     }
 
     /// Re-admits `first` then the pooled txs against the committed state,
-    /// dropping those that no longer apply. Signatures were checked before.
+    /// dropping `drop` and those that no longer apply. Signatures were checked
+    /// before. The persisted pool loses what no longer applies; the caller's
+    /// block transaction already removed `drop`.
     fn refill_mempool(
         &self,
         first: Vec<MetaTx>,
@@ -418,24 +459,40 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut pool = self.lock_mempool();
         let old = pool.drain();
-        let read = self.db.begin_read()?;
-        let accounts = read.open_table(ACCOUNTS)?;
-        let mut cache: BTreeMap<String, Account> = BTreeMap::new();
-        let candidates = first.into_iter().map(|t| (sig::tx_hash(&t), t)).chain(old);
-        for (hash, tx) in candidates {
-            if drop.contains(&hash) {
-                continue;
-            }
-            let sender = match cache.get(&tx.from) {
-                Some(a) => *a,
-                None => {
-                    let a = store::get_account(&accounts, &tx.from)?;
-                    cache.insert(tx.from.clone(), a);
-                    a
+        let mut dropped = Vec::new();
+        {
+            let read = self.db.begin_read()?;
+            let accounts = read.open_table(ACCOUNTS)?;
+            let mut cache: BTreeMap<String, Account> = BTreeMap::new();
+            let candidates = first.into_iter().map(|t| (sig::tx_hash(&t), t)).chain(old);
+            for (hash, tx) in candidates {
+                if drop.contains(&hash) {
+                    continue;
                 }
-            };
-            let _ = pool.add(hash, tx, sender);
+                let sender = match cache.get(&tx.from) {
+                    Some(a) => *a,
+                    None => {
+                        let a = store::get_account(&accounts, &tx.from)?;
+                        cache.insert(tx.from.clone(), a);
+                        a
+                    }
+                };
+                if pool.add(hash, tx, sender).is_err() {
+                    dropped.push(hash);
+                }
+            }
         }
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(MEMPOOL)?;
+            for hash in &dropped {
+                table.remove(hash.as_slice())?;
+            }
+        }
+        txn.commit()?;
         Ok(())
     }
 
@@ -640,6 +697,14 @@ impl Engine {
             txn.open_table(UNDO)?
                 .insert(new_tip.number, undo.encode_to_vec().as_slice())?;
             store::put_tip(&txn, &new_tip)?;
+            let mut pooled = txn.open_table(MEMPOOL)?;
+            for tx in block
+                .txs
+                .iter()
+                .filter(|t| t.kind == TxKind::Transfer as i32)
+            {
+                pooled.remove(sig::tx_hash(tx).as_slice())?;
+            }
         }
         txn.commit()?;
         let result = MetaConnectBlockResult {
@@ -717,6 +782,11 @@ impl Engine {
                 .prev_tip
                 .ok_or_else(|| EngineError::Corrupt("undo without previous tip".into()))?;
             store::put_tip(&txn, &prev)?;
+            // The block's transfers go back to the pool, durably with the rollback.
+            let mut pooled = txn.open_table(MEMPOOL)?;
+            for tx in &transfers {
+                pooled.insert(sig::tx_hash(tx).as_slice(), tx.encode_to_vec().as_slice())?;
+            }
             prev
         };
         txn.commit()?;

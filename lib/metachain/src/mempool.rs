@@ -101,6 +101,13 @@ impl Mempool {
         Ok(())
     }
 
+    /// Takes one tx out, if pooled.
+    pub fn remove(&mut self, hash: &Hash) {
+        if let Some(key) = self.hashes.remove(hash) {
+            self.txs.remove(&key);
+        }
+    }
+
     /// Empties the pool, returning its txs in order.
     pub fn drain(&mut self) -> Vec<(Hash, MetaTx)> {
         self.hashes.clear();

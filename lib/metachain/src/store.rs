@@ -17,6 +17,9 @@ pub const NUMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("numbers")
 pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// Block number -> [`Undo`].
 pub const UNDO: TableDefinition<u64, &[u8]> = TableDefinition::new("undo");
+/// Tx hash -> encoded transfer, for every tx in the mempool, so a restart
+/// (even after a crash) gets them back.
+pub const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool");
 
 const FORMAT_KEY: &str = "format";
 const FORMAT: &[u8] = b"dmc-metachain-1";

@@ -208,3 +208,46 @@ fn self_transfers_keep_the_balance() {
     assert_eq!(balance(&engine, &alice.address()), (100, 1));
     engine.check_integrity().unwrap();
 }
+
+#[test]
+fn the_mempool_survives_a_restart_and_follows_blocks_on_disk() {
+    let (dir, engine, alice) = funded(100);
+    let bob = address::encode(&[9; 20]);
+    for nonce in 0..3 {
+        engine
+            .submit(alice.sign(TxKind::Transfer, &bob, 10, nonce))
+            .unwrap();
+    }
+    // Reopened (as after a crash: nothing is flushed on drop), the pool is back.
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.mempool_len(), 3);
+
+    // Included txs leave the persisted pool with their block.
+    let m = advance(&engine, vec![]);
+    assert_eq!(engine.mempool_len(), 0);
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.mempool_len(), 0);
+    assert_eq!(balance(&engine, &bob), (30, 0));
+
+    // A disconnected block's transfers return to the persisted pool.
+    engine
+        .disconnect(MetaDisconnectBlockInput {
+            block_hash: m.block_hash.clone(),
+        })
+        .unwrap();
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.mempool_len(), 3);
+
+    // A pooled tx that no longer applies is dropped on reload: alice's
+    // nonce 0 is taken by a withdrawal, so her whole queue is stale.
+    let w = alice.sign(TxKind::Withdraw, "bcrt1nativeto", 95, 0);
+    advance(&engine, vec![withdraw(&w, "w9")]);
+    assert_eq!(engine.mempool_len(), 0);
+    drop(engine);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.mempool_len(), 0);
+    assert_eq!(balance(&engine, &alice.address()), (5, 1));
+}

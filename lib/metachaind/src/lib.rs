@@ -189,10 +189,14 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .build();
         let server = jsonrpsee::server::Server::builder()
             .set_config(config)
-            .set_http_middleware(tower::ServiceBuilder::new().layer(AuthLayer {
-                secret: cfg.options.auth.clone(),
-                mode: AuthMode::Check,
-            }))
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(AuthLayer {
+                        secret: cfg.options.auth.clone(),
+                        mode: AuthMode::Check,
+                    })
+                    .map_response(close_after_refused_body),
+            )
             .build(addr)
             .await
             .with_context(|| format!("cannot bind JSON-RPC address {addr}"))?;
@@ -201,6 +205,20 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
         running.rpc = Some(server.start(module));
     }
     Ok(running)
+}
+
+/// A refused (oversized) body is never read, so its connection cannot carry
+/// another request. Saying so keeps a client from reusing it and failing.
+fn close_after_refused_body(
+    mut response: jsonrpsee::server::HttpResponse,
+) -> jsonrpsee::server::HttpResponse {
+    if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 impl Running {
