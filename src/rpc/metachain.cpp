@@ -45,7 +45,8 @@ CAmount PositiveAmount(const json& v)
     return amount;
 }
 
-// Next meta nonce the wallet uses for `addr`: past its committed nonce and
+// Next meta nonce the wallet uses for `addr`: past its committed nonce, its
+// transfers in the metachain's mempool (which outlive a restart of defid) and
 // anything this wallet already signed for it.
 uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
 {
@@ -53,10 +54,10 @@ uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
     static std::map<std::string, uint64_t> next;
     mc::MetaGetBalanceInput in{};
     in.address = addr;
-    const uint64_t committed = CallMeta([&] { return Meta(node).GetBalance(in); }).nonce;
+    const uint64_t pending = CallMeta([&] { return Meta(node).GetBalance(in); }).pending_nonce;
     std::lock_guard<std::mutex> lock(mutex);
     uint64_t& n = next[addr];
-    n = std::max(n, committed);
+    n = std::max(n, pending);
     return n++;
 }
 

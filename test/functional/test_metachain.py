@@ -117,9 +117,10 @@ def test_withdrawal_above_meta_balance_is_dropped(funded, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_restarts_persist_everything(funded, mode):
     node, server, addr = funded(mode)
-    meta = node.getnewmetaaddress()
+    meta, other = node.getnewmetaaddress(), node.getnewmetaaddress()
     node.deposittometachain(addr, meta, 4)
     mine(node, 2)
+    node.metatransfer(meta, other, 1)  # still pending at the restart
     tip, info = node.getbestblockhash(), node.getmetachaininfo()
     assert node.stop_process() == 0
     if server:
@@ -130,7 +131,10 @@ def test_restarts_persist_everything(funded, mode):
     assert node.getbestblockhash() == tip
     assert node.getmetachaininfo() == info
     assert meta_balance(node, meta) == 4
+    # The pending transfer survived, and the wallet signs the next one past it.
+    node.metatransfer(meta, other, 1)
     mine(node)
+    assert (meta_balance(node, meta), meta_balance(node, other)) == (2, 2)
 
 
 @pytest.mark.parametrize("mode", MODES)

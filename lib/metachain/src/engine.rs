@@ -865,6 +865,7 @@ impl Engine {
             address: addr.to_string(),
             balance: account.balance,
             nonce: account.nonce,
+            pending_nonce: account.nonce + self.lock_mempool().pending_count(addr),
         })
     }
 

@@ -55,6 +55,11 @@ impl Mempool {
         self.txs.values().map(|(_, tx)| tx)
     }
 
+    /// How many of `sender`'s txs are pooled.
+    pub fn pending_count(&self, sender: &str) -> u64 {
+        self.pending(sender).count() as u64
+    }
+
     fn pending(&self, sender: &str) -> impl Iterator<Item = &MetaTx> {
         self.txs
             .range((sender.to_string(), 0)..=(sender.to_string(), u64::MAX))

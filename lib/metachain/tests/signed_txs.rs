@@ -251,3 +251,19 @@ fn the_mempool_survives_a_restart_and_follows_blocks_on_disk() {
     assert_eq!(engine.mempool_len(), 0);
     assert_eq!(balance(&engine, &alice.address()), (5, 1));
 }
+
+#[test]
+fn the_pending_nonce_counts_pooled_transfers() {
+    let (_d, engine, alice) = funded(100);
+    let bob = address::encode(&[9; 20]);
+    for nonce in 0..2 {
+        engine
+            .submit(alice.sign(TxKind::Transfer, &bob, 10, nonce))
+            .unwrap();
+    }
+    let b = engine.balance(&alice.address()).unwrap();
+    assert_eq!((b.nonce, b.pending_nonce), (0, 2));
+    advance(&engine, vec![]);
+    let b = engine.balance(&alice.address()).unwrap();
+    assert_eq!((b.nonce, b.pending_nonce), (2, 2));
+}
