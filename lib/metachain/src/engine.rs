@@ -427,13 +427,16 @@ impl Engine {
             store::get_account(&read.open_table(ACCOUNTS)?, &tx.from)?
         };
         let encoded = tx.encode_to_vec();
-        let mut pool = self.lock_mempool();
-        pool.add(hash, tx, sender).map_err(|r| match r {
-            Reject::Invalid(m) => EngineError::Invalid(m),
-            Reject::Duplicate(m) => EngineError::Duplicate(m),
-            Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
-        })?;
-        // Durable before the caller hears "accepted".
+        self.lock_mempool()
+            .add(hash, tx, sender)
+            .map_err(|r| match r {
+                Reject::Invalid(m) => EngineError::Invalid(m),
+                Reject::Duplicate(m) => EngineError::Duplicate(m),
+                Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
+            })?;
+        // Durable before the caller hears "accepted". The writer lock keeps
+        // mint and connect out meanwhile; the pool lock is not held across the
+        // disk write, so pool readers (GetBalance runs inline) never wait on it.
         let persisted = (|| -> Result<(), EngineError> {
             let txn = self.db.begin_write()?;
             txn.open_table(MEMPOOL)?
@@ -442,7 +445,7 @@ impl Engine {
             Ok(())
         })();
         if let Err(e) = persisted {
-            pool.remove(&hash);
+            self.lock_mempool().remove(&hash);
             return Err(e);
         }
         Ok(hex::encode(hash))
