@@ -194,6 +194,13 @@ int main(int argc, char* argv[])
         }
     }
 
+    try {
+        const size_t pooled = chain->LoadMempool();
+        if (pooled) LogPrint("mempool: " + std::to_string(pooled) + " tx(s) reloaded");
+    } catch (const std::exception& e) {
+        return Fail(std::string("cannot reload the mempool: ") + e.what());
+    }
+
     NodeContext node;
     node.params = &params;
     node.chain = chain.get();

@@ -41,11 +41,35 @@ std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts
     return err;
 }
 
-std::string Mempool::Accept(const CTransaction& tx, const AccountLookup& accounts)
+std::string Mempool::Admit(const CTransaction& tx, const AccountLookup& accounts)
 {
     const auto err = Check(tx, accounts);
     if (err.empty()) Insert(tx);
     return err;
+}
+
+std::string Mempool::Accept(const CTransaction& tx, const AccountLookup& accounts)
+{
+    const auto err = Admit(tx, accounts);
+    if (err.empty() && m_db) {
+        ChainDB::Batch batch;
+        batch.PutMempoolTx(tx);
+        try {
+            m_db->Write(batch);
+        } catch (...) {
+            Forget(tx.GetHash());
+            throw;
+        }
+    }
+    return err;
+}
+
+void Mempool::Load(const AccountLookup& accounts)
+{
+    if (!m_db) return;
+    for (auto& tx : m_db->ReadMempool())
+        m_restored.push_back(std::move(tx));
+    Revalidate(accounts);
 }
 
 void Mempool::Insert(const CTransaction& tx)
@@ -83,10 +107,21 @@ std::vector<CTransaction> Mempool::Ordered() const
 void Mempool::RemoveForBlock(const CBlock& block)
 {
     for (const auto& tx : block.vtx)
-        Remove(tx.GetHash());
+        Forget(tx.GetHash());
 }
 
 void Mempool::Remove(const uint256& txid)
+{
+    if (!Contains(txid)) return;
+    Forget(txid);
+    if (m_db) {
+        ChainDB::Batch batch;
+        batch.EraseMempoolTx(txid);
+        m_db->Write(batch);
+    }
+}
+
+void Mempool::Forget(const uint256& txid)
 {
     const auto found = m_txs.find(txid);
     if (found == m_txs.end()) return;
@@ -112,6 +147,14 @@ void Mempool::Revalidate(const AccountLookup& accounts)
     m_by_sender.clear();
     std::sort(candidates.begin(), candidates.end(),
               [](const CTransaction& a, const CTransaction& b) { return SenderKey(a) < SenderKey(b); });
-    for (const auto& tx : candidates)
-        Accept(tx, accounts);
+    ChainDB::Batch dropped;
+    bool any = false;
+    for (const auto& tx : candidates) {
+        if (Contains(tx.GetHash())) continue; // restored and pooled both
+        if (!Admit(tx, accounts).empty()) {
+            dropped.EraseMempoolTx(tx.GetHash());
+            any = true;
+        }
+    }
+    if (m_db && any) m_db->Write(dropped);
 }

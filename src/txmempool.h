@@ -1,6 +1,8 @@
 // Transactions waiting for a block. Per sender, nonces are contiguous from
 // the account nonce and every pending tx is covered by the balance, so the
 // miner can take them in (sender, nonce) order. Guarded by ChainState::cs.
+// With a store attached, an accepted tx is on disk before Accept returns, so
+// a crash loses nothing; reloading re-admits the txs against the tip.
 #ifndef DEFI_TXMEMPOOL_H
 #define DEFI_TXMEMPOOL_H
 
@@ -26,6 +28,12 @@ public:
 
     explicit Mempool(const ChainParams& params) : m_params(params) {}
 
+    // Persists the pool in `db` from now on; ChainState's batches keep it in
+    // step with blocks.
+    void AttachStore(ChainDB& db) { m_db = &db; }
+    // Re-admits the stored txs against the current state; drops the rest.
+    void Load(const AccountLookup& accounts);
+
     // Admits `tx`; returns "" or why it is refused (nothing changes then).
     std::string Accept(const CTransaction& tx, const AccountLookup& accounts);
     bool Contains(const uint256& txid) const { return m_txs.count(txid) > 0; }
@@ -35,21 +43,26 @@ public:
     // The txs in the order a block applies them.
     std::vector<CTransaction> Ordered() const;
 
-    // A block took these txs.
+    // A block took these txs (its batch erased them from the store).
     void RemoveForBlock(const class CBlock& block);
-    // Drops one tx (the metachain refused it).
+    // Drops one tx (the metachain refused it), from the store too.
     void Remove(const uint256& txid);
     // Deposits and withdrawals are accepted only with a metachain.
     void SetMetachain(bool on) { m_metachain = on; }
-    // A disconnected block's tx: kept if it still fits, at the next revalidation.
+    // A disconnected block's tx (its batch stored it): kept if it still
+    // fits, at the next revalidation.
     void Restore(const CTransaction& tx);
     // Drops every tx the current state no longer allows.
     void Revalidate(const AccountLookup& accounts);
 
 private:
     std::string Check(const CTransaction& tx, const AccountLookup& accounts) const;
+    // Check and insert, in memory only.
+    std::string Admit(const CTransaction& tx, const AccountLookup& accounts);
     void Insert(const CTransaction& tx);
+    void Forget(const uint256& txid);
 
+    ChainDB* m_db{nullptr};
     const ChainParams& m_params;
     bool m_metachain{false};
     std::map<uint256, CTransaction> m_txs;

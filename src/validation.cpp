@@ -154,6 +154,7 @@ ChainState::ChainState(const ChainParams& params, const std::string& datadir, Me
     : m_params(params), m_db(datadir + "/chain"), m_mempool(mempool)
 {
     LoadOrCreate();
+    m_mempool.AttachStore(m_db);
 }
 
 CBlockIndex* ChainState::Lookup(const uint256& hash) const
@@ -272,8 +273,10 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
         undo.accounts.emplace_back(key, view.before().at(key));
     }
     batch.PutUndo(idx->hash, undo);
-    for (const auto& tx : block->vtx)
+    for (const auto& tx : block->vtx) {
         batch.PutTx(tx.GetHash(), idx->hash);
+        batch.EraseMempoolTx(tx.GetHash());
+    }
     batch.PutBestBlock(idx->hash);
     m_db.Write(batch);
     m_chain.push_back(idx);
@@ -301,11 +304,14 @@ void ChainState::DisconnectTip()
         batch.PutAccount(key, a);
     for (const auto& tx : block->vtx)
         batch.EraseTx(tx.GetHash());
+    // Its txs go back to the pool, on disk in the same batch.
+    for (size_t i = 1; i < block->vtx.size(); ++i)
+        batch.PutMempoolTx(block->vtx[i]);
     batch.EraseUndo(idx->hash);
     batch.PutBestBlock(idx->prev->hash);
     m_db.Write(batch);
     m_chain.pop_back();
-    // Its txs may be valid again on the new tip.
+    // They are kept if they are valid on the new tip.
     for (size_t i = 1; i < block->vtx.size(); ++i)
         m_mempool.Restore(block->vtx[i]);
 }
@@ -407,6 +413,13 @@ std::string ChainState::ReconsiderBlock(const uint256& hash)
     }
     ActivateBestChain();
     return "";
+}
+
+size_t ChainState::LoadMempool()
+{
+    std::lock_guard<std::recursive_mutex> lock(cs);
+    m_mempool.Load([this](const KeyHash& k) { return m_db.ReadAccount(k); });
+    return m_mempool.Size();
 }
 
 void ChainState::SyncMetachain()

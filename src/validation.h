@@ -105,6 +105,9 @@ public:
     // Brings the metachain to this chain's tip: replays missing payloads or
     // disconnects blocks it has beyond the tip. Throws if it cannot.
     void SyncMetachain();
+    // Re-admits the mempool txs stored before a stop or crash; returns how
+    // many are back.
+    size_t LoadMempool();
 
 private:
     void LoadOrCreate();

@@ -6,7 +6,8 @@
 
 namespace {
 // Key prefixes.
-const char DB_ACCOUNT = 'a', DB_INDEX = 'b', DB_BLOCK = 'B', DB_UNDO = 'u', DB_TX = 't', DB_BEST = 'T';
+const char DB_ACCOUNT = 'a', DB_INDEX = 'b', DB_BLOCK = 'B', DB_UNDO = 'u', DB_TX = 't', DB_BEST = 'T',
+           DB_MEMPOOL = 'm';
 
 template <size_t N> std::string Key(char prefix, const std::array<uint8_t, N>& id)
 {
@@ -149,6 +150,15 @@ std::vector<std::pair<KeyHash, Account>> ChainDB::ReadAllAccounts() const
     return out;
 }
 
+std::vector<CTransaction> ChainDB::ReadMempool() const
+{
+    std::vector<CTransaction> out;
+    std::unique_ptr<leveldb::Iterator> it(m_db->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(std::string(1, DB_MEMPOOL)); it->Valid() && it->key()[0] == DB_MEMPOOL; it->Next())
+        out.push_back(CTransaction::Deserialize(ToBytes(it->value().ToString())));
+    return out;
+}
+
 void ChainDB::Batch::PutAccount(const KeyHash& key, const Account& a)
 {
     if (a.balance == 0 && a.nonce == 0) {
@@ -186,6 +196,11 @@ void ChainDB::Batch::PutTx(const uint256& txid, const uint256& block)
     m_batch.Put(Key(DB_TX, txid), std::string(block.begin(), block.end()));
 }
 void ChainDB::Batch::EraseTx(const uint256& txid) { m_batch.Delete(Key(DB_TX, txid)); }
+void ChainDB::Batch::PutMempoolTx(const CTransaction& tx)
+{
+    m_batch.Put(Key(DB_MEMPOOL, tx.GetHash()), ToString(tx.Serialize()));
+}
+void ChainDB::Batch::EraseMempoolTx(const uint256& txid) { m_batch.Delete(Key(DB_MEMPOOL, txid)); }
 
 void ChainDB::Write(Batch& batch)
 {

@@ -1,6 +1,6 @@
-// LevelDB storage: block index, blocks, accounts, undo data, tx index and the
-// best block. A block's state changes are written in one synced batch, so a
-// killed process reopens at a whole block.
+// LevelDB storage: block index, blocks, accounts, undo data, tx index, the
+// best block and the mempool's txs. A block's state changes are written in
+// one synced batch, so a killed process reopens at a whole block.
 #ifndef DEFI_NODE_TXDB_H
 #define DEFI_NODE_TXDB_H
 
@@ -51,6 +51,8 @@ public:
     std::map<uint256, BlockIndexRecord> LoadIndex() const;
     // Every account, for totals.
     std::vector<std::pair<KeyHash, Account>> ReadAllAccounts() const;
+    // The persisted mempool txs.
+    std::vector<CTransaction> ReadMempool() const;
 
     class Batch {
     public:
@@ -62,6 +64,8 @@ public:
         void PutBestBlock(const uint256& hash);
         void PutTx(const uint256& txid, const uint256& block);
         void EraseTx(const uint256& txid);
+        void PutMempoolTx(const CTransaction& tx);
+        void EraseMempoolTx(const uint256& txid);
 
     private:
         friend class ChainDB;

@@ -257,4 +257,69 @@ TEST_F(ChainTest, MempoolRules)
     EXPECT_EQ(mempool.Size(), 0u);
 }
 
+// The pool is on disk: each step below reopens the node on the same datadir,
+// as a restart after a crash does, and checks what the pool reloads.
+TEST(MempoolStore, SurvivesRestartsAndFollowsBlocks)
+{
+    test::TempDir dir;
+    const CKey alice = CKey::Generate(), bob = CKey::Generate();
+    const CTransaction t0 = Transfer(alice, Addr(bob), COIN, 0), t1 = Transfer(alice, Addr(bob), COIN, 1);
+    struct Node {
+        Mempool pool{P()};
+        ChainState chain;
+        explicit Node(const test::TempDir& d) : chain(P(), d.path().string(), pool) {}
+        AccountLookup Lookup()
+        {
+            return [this](const KeyHash& k) { return chain.GetAccount(k); };
+        }
+        std::string Mine(const std::string& to)
+        {
+            return chain.ProcessNewBlock(CreateNewBlock(chain, pool, to, 1700000100));
+        }
+    };
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 0u);
+        ASSERT_EQ(n.Mine(Addr(alice)), "");
+        ASSERT_EQ(n.pool.Accept(t0, n.Lookup()), "");
+    }
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 1u) << "an accepted tx survives a restart";
+        EXPECT_TRUE(n.pool.Contains(t0.GetHash()));
+        ASSERT_EQ(n.Mine(Addr(bob)), "");
+        EXPECT_EQ(n.pool.Size(), 0u);
+        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()), "");
+    }
+    uint256 h1, h2;
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 1u) << "the tx the block included is not reloaded";
+        EXPECT_TRUE(n.pool.Contains(t1.GetHash()));
+        h1 = n.chain.AtHeight(1)->hash;
+        h2 = n.chain.AtHeight(2)->hash;
+        ASSERT_EQ(n.chain.InvalidateBlock(h2), "");
+        EXPECT_EQ(n.pool.Size(), 2u) << "the disconnected tx is back, before t1";
+    }
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 2u) << "the disconnect stored its txs";
+        // Without block 1 alice has nothing: both txs are dropped, from disk too.
+        ASSERT_EQ(n.chain.InvalidateBlock(h1), "");
+        EXPECT_EQ(n.pool.Size(), 0u);
+        ASSERT_EQ(n.chain.ReconsiderBlock(h1), "");
+        EXPECT_EQ(n.chain.Tip()->hash, h2);
+    }
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 0u) << "dropped txs stay dropped";
+        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()), "");
+        n.pool.Remove(t1.GetHash());
+    }
+    {
+        Node n(dir);
+        EXPECT_EQ(n.chain.LoadMempool(), 0u) << "a removed tx is erased";
+    }
+}
+
 } // namespace

@@ -159,6 +159,24 @@ def test_kill_9_during_mining_then_recovery(funded, mode):
     mine(node)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_pending_deposit_and_withdrawal_survive_kill_9(funded, mode):
+    node, server, addr = funded(mode)
+    meta = node.getnewmetaaddress()
+    node.deposittometachain(addr, meta, 5)
+    mine(node)
+    out = node.getnewaddress()
+    pending = {node.deposittometachain(addr, meta, 2), node.withdrawfrommetachain(meta, out, 1)}
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait()
+    node.start().wait_for_rpc()
+    assert set(node.getrawmempool()) == pending
+    mine(node)
+    assert node.getrawmempool() == []
+    assert meta_balance(node, meta) == 6
+    assert native_balance(node, out) == 1 - FEE
+
+
 @pytest.mark.parametrize("mode", ["grpc", "jsonrpc"])
 def test_metachaind_killed_then_both_restart_and_agree(funded, mode):
     node, server, addr = funded(mode)

@@ -61,6 +61,24 @@ def test_restart_keeps_chain_wallet_and_balances(node):
     assert D(node.getbalance()) == D(balance) + REWARD
 
 
+def test_pending_txs_survive_kill_9(node):
+    miner, alice = node.getnewaddress(), node.getnewaddress()
+    node.generatetoaddress(2, miner)
+    txids = {node.sendtoaddress(alice, 1), node.sendtoaddress(alice, 2)}
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait()
+    node.start().wait_for_rpc()
+    assert set(node.getrawmempool()) == txids
+    assert "mempool: 2 tx(s) reloaded" in node.debug_log
+    node.generatetoaddress(1, miner)
+    assert node.getrawmempool() == []
+    assert D(node.getaddressbalance(alice)["balance"]) == 3
+    # Mined txs are not reloaded by the next start.
+    assert node.stop_process() == 0
+    node.start().wait_for_rpc()
+    assert node.getrawmempool() == []
+
+
 def test_kill_9_then_restart_is_consistent(node):
     addr = node.getnewaddress()
     node.generatetoaddress(2, addr)
