@@ -195,8 +195,7 @@ int main(int argc, char* argv[])
     }
 
     try {
-        const size_t pooled = chain->LoadMempool();
-        if (pooled) LogPrint("mempool: " + std::to_string(pooled) + " tx(s) reloaded");
+        chain->LoadMempool();
     } catch (const std::exception& e) {
         return Fail(std::string("cannot reload the mempool: ") + e.what());
     }

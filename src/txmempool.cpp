@@ -64,12 +64,15 @@ std::string Mempool::Accept(const CTransaction& tx, const AccountLookup& account
     return err;
 }
 
-void Mempool::Load(const AccountLookup& accounts)
+size_t Mempool::Load(const AccountLookup& accounts)
 {
-    if (!m_db) return;
-    for (auto& tx : m_db->ReadMempool())
+    if (!m_db) return 0;
+    auto stored = m_db->ReadMempool();
+    const size_t n = stored.size();
+    for (auto& tx : stored)
         m_restored.push_back(std::move(tx));
     Revalidate(accounts);
+    return n;
 }
 
 void Mempool::Insert(const CTransaction& tx)

@@ -31,8 +31,9 @@ public:
     // Persists the pool in `db` from now on; ChainState's batches keep it in
     // step with blocks.
     void AttachStore(ChainDB& db) { m_db = &db; }
-    // Re-admits the stored txs against the current state; drops the rest.
-    void Load(const AccountLookup& accounts);
+    // Re-admits the stored txs against the current state and drops the
+    // rest; returns how many were stored.
+    size_t Load(const AccountLookup& accounts);
 
     // Admits `tx`; returns "" or why it is refused (nothing changes then).
     std::string Accept(const CTransaction& tx, const AccountLookup& accounts);

@@ -418,7 +418,11 @@ std::string ChainState::ReconsiderBlock(const uint256& hash)
 size_t ChainState::LoadMempool()
 {
     std::lock_guard<std::recursive_mutex> lock(cs);
-    m_mempool.Load([this](const KeyHash& k) { return m_db.ReadAccount(k); });
+    const size_t stored = m_mempool.Load([this](const KeyHash& k) { return m_db.ReadAccount(k); });
+    if (stored) {
+        LogPrint("mempool: reloaded " + std::to_string(m_mempool.Size()) + " of " + std::to_string(stored) +
+                 " stored tx(s); the rest no longer apply");
+    }
     return m_mempool.Size();
 }
 

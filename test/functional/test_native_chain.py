@@ -69,7 +69,7 @@ def test_pending_txs_survive_kill_9(node):
     node.process.wait()
     node.start().wait_for_rpc()
     assert set(node.getrawmempool()) == txids
-    assert "mempool: 2 tx(s) reloaded" in node.debug_log
+    assert "mempool: reloaded 2 of 2 stored tx(s)" in node.debug_log
     node.generatetoaddress(1, miner)
     assert node.getrawmempool() == []
     assert D(node.getaddressbalance(alice)["balance"]) == 3
