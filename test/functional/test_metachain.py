@@ -167,8 +167,7 @@ def test_pending_deposit_and_withdrawal_survive_kill_9(funded, mode):
     mine(node)
     out = node.getnewaddress()
     pending = {node.deposittometachain(addr, meta, 2), node.withdrawfrommetachain(meta, out, 1)}
-    node.process.send_signal(signal.SIGKILL)
-    node.process.wait()
+    node.kill()  # SIGKILL
     node.start().wait_for_rpc()
     assert set(node.getrawmempool()) == pending
     mine(node)

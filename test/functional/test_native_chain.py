@@ -65,8 +65,7 @@ def test_pending_txs_survive_kill_9(node):
     miner, alice = node.getnewaddress(), node.getnewaddress()
     node.generatetoaddress(2, miner)
     txids = {node.sendtoaddress(alice, 1), node.sendtoaddress(alice, 2)}
-    node.process.send_signal(signal.SIGKILL)
-    node.process.wait()
+    node.kill()  # SIGKILL
     node.start().wait_for_rpc()
     assert set(node.getrawmempool()) == txids
     assert "mempool: reloaded 2 of 2 stored tx(s)" in node.debug_log
