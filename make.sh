@@ -9,7 +9,8 @@ BUILD_DIR="$ROOT/build"
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3 libleveldb-dev libsecp256k1-dev
     libssl-dev nlohmann-json3-dev libevent-dev clang-format)
 # Python modules the functional tests import, as module:pip-package.
-PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets)
+PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets
+    ecdsa:ecdsa)
 MIN_RUST="1.88"
 
 log() { printf '==> %s\n' "$*"; }

@@ -147,6 +147,11 @@ int main(int argc, char* argv[])
         std::fprintf(stderr, "Error: cannot open %s\n", (datadir / "debug.log").c_str());
         return EXIT_FAILURE;
     }
+    // From here a stop signal is only noted: startup finishes, then the node
+    // shuts down cleanly.
+    std::signal(SIGINT, HandleSignal);
+    std::signal(SIGTERM, HandleSignal);
+    std::signal(SIGPIPE, SIG_IGN);
     LogPrint(std::string("defid version ") + DEFI_VERSION + " starting, network " + params.network + ", datadir " +
              datadir.string());
 
@@ -210,6 +215,7 @@ int main(int argc, char* argv[])
     RPCTable table;
     RegisterBlockchainRPCCommands(table);
     RegisterMiningRPCCommands(table);
+    RegisterRawTransactionRPCCommands(table);
     RegisterWalletRPCCommands(table);
     RegisterNodeRPCCommands(table);
     RegisterMetachainRPCCommands(table);
@@ -236,9 +242,6 @@ int main(int argc, char* argv[])
         return Fail(std::string("cannot start the RPC server: ") + e.what());
     }
 
-    std::signal(SIGINT, HandleSignal);
-    std::signal(SIGTERM, HandleSignal);
-    std::signal(SIGPIPE, SIG_IGN);
     LogPrint("defid started; stop with the stop RPC, SIGINT or SIGTERM");
     int code = EXIT_SUCCESS;
     auto next_check = std::chrono::steady_clock::now() + HEALTH_INTERVAL;

@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
+#include <future>
 #include <thread>
 
 namespace {
@@ -163,7 +164,15 @@ void HTTPRPCServer::Start()
         throw std::runtime_error("cannot bind RPC to " + m_impl->config.bind + ":" +
                                  std::to_string(m_impl->config.port) + " (in use, or not a local address)");
     }
+    // Returns once the loop runs: libevent forgets a break that comes before.
+    std::promise<void> running;
+    const timeval now{0, 0};
+    const auto on_run = [](evutil_socket_t, short, void* p) { static_cast<std::promise<void>*>(p)->set_value(); };
+    if (event_base_once(m_impl->base, -1, EV_TIMEOUT, on_run, &running, &now) != 0) {
+        throw std::runtime_error("cannot start the HTTP server loop");
+    }
     m_impl->thread = std::thread([base = m_impl->base] { event_base_dispatch(base); });
+    running.get_future().wait();
     LogPrint("RPC server listening on " + m_impl->config.bind + ":" + std::to_string(m_impl->config.port));
 }
 

@@ -55,6 +55,7 @@ json ValueFromAmount(CAmount v);
 
 void RegisterBlockchainRPCCommands(RPCTable& t);
 void RegisterMiningRPCCommands(RPCTable& t);
+void RegisterRawTransactionRPCCommands(RPCTable& t);
 void RegisterWalletRPCCommands(RPCTable& t);
 void RegisterNodeRPCCommands(RPCTable& t);
 void RegisterMetachainRPCCommands(RPCTable& t);

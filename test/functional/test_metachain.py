@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from conftest import MODES
+from framework.meta_key import KIND_WITHDRAW, MetaKey, txid, withdrawal
 from framework.test_node import RPCError, TestNode
 
 FEE = Decimal("0.0001")
@@ -174,6 +175,51 @@ def test_pending_deposit_and_withdrawal_survive_kill_9(funded, mode):
     assert node.getrawmempool() == []
     assert meta_balance(node, meta) == 6
     assert native_balance(node, out) == 1 - FEE
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_raw_withdrawals_signed_outside_the_wallet(funded, mode):
+    """Withdrawals built and signed by the test (framework/meta_key.py): one
+    signed by another key and one with a broken signature are refused by the
+    metachain and change nothing; the right key's is paid out."""
+    node, server, addr = funded(mode)
+    key, stranger = MetaKey(0x1234), MetaKey(0x5678)
+    node.deposittometachain(addr, key.address, 5)
+    mine(node)
+    assert meta_balance(node, key.address) == 5
+    out = node.getnewaddress()
+
+    def raw(signer, coins, broken=False):
+        sat, fee = int(coins * 10**8), int(FEE * 10**8)
+        sig = signer.sign(KIND_WITHDRAW, key.address, out, sat, 0)
+        if broken:
+            sig = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
+        return withdrawal(key.address, out, sat, fee, 0, signer.pubkey, sig)
+
+    for bad, why in ((raw(stranger, 1), "key"), (raw(key, 1, broken=True), "signature")):
+        before = node.getmetachaininfo()
+        assert node.sendrawtransaction(bad.hex()) == txid(bad)
+        mine(node)
+        assert node.getrawmempool() == []
+        assert f"dropping tx {txid(bad)}, refused by the metachain" in node.debug_log
+        assert why in node.debug_log.split(txid(bad))[-1].splitlines()[0]
+        after = node.getmetachaininfo()
+        assert (after["supply"], after["lockbalance"]) == (before["supply"], before["lockbalance"])
+        assert meta_balance(node, key.address) == 5 and native_balance(node, out) == 0
+
+    good = raw(key, D(2))
+    assert node.sendrawtransaction(good.hex()) == txid(good)
+    with pytest.raises(RPCError) as e:
+        node.sendrawtransaction(good.hex())
+    assert e.value.code == -26 and "already" in e.value.message
+    for junk in ("zz", good[:-1].hex()):
+        with pytest.raises(RPCError) as e:
+            node.sendrawtransaction(junk)
+        assert e.value.code == -22 and "TX decode failed" in e.value.message
+    assert node.getrawmempool() == [txid(good)]
+    mine(node)
+    assert meta_balance(node, key.address) == 3
+    assert native_balance(node, out) == 2 - FEE
 
 
 @pytest.mark.parametrize("mode", ["grpc", "jsonrpc"])

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from decimal import Decimal
 
 import pytest
@@ -78,12 +79,21 @@ def test_pending_txs_survive_kill_9(node):
     assert node.getrawmempool() == []
 
 
+def test_sigterm_during_startup_still_stops_cleanly(defid_bin, tmp_path):
+    # The embedded metachain makes startup long enough to land in it.
+    n = TestNode(defid_bin, str(tmp_path / "n0"), extra_args=["-meta"]).start()
+    while "starting" not in n.debug_log:
+        time.sleep(0.001)
+    n.process.send_signal(signal.SIGTERM)
+    assert n.process.wait(timeout=30) == 0
+    assert "shutdown complete" in n.debug_log
+
+
 def test_kill_9_then_restart_is_consistent(node):
     addr = node.getnewaddress()
     node.generatetoaddress(2, addr)
     # Kill while blocks are being mined.
     proc = node.cli("generatetoaddress", "200", addr, wait=False)
-    import time
     time.sleep(0.3)
     node.process.send_signal(signal.SIGKILL)
     node.process.wait()
