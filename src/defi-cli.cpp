@@ -4,7 +4,7 @@
 #include <chainparams.h>
 #include <util/args.h>
 
-#include <nlohmann/json.hpp>
+#include <util/json.h>
 
 #include <arpa/inet.h>
 #include <cstdio>
@@ -16,8 +16,6 @@
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
-
-using json = nlohmann::json;
 
 namespace {
 
@@ -147,7 +145,7 @@ int main(int argc, char* argv[])
     }
     json reply;
     try {
-        reply = json::parse(resp.second);
+        reply = ParseJSONKeepNumbers(resp.second);
     } catch (const json::parse_error&) {
         std::fprintf(stderr, "error: server returned HTTP %d: %s\n", resp.first, resp.second.c_str());
         return EXIT_FAILURE;
@@ -161,7 +159,7 @@ int main(int argc, char* argv[])
     if (result.is_string()) {
         std::printf("%s\n", result.get<std::string>().c_str());
     } else if (!result.is_null()) {
-        std::printf("%s\n", result.dump(2).c_str());
+        std::printf("%s\n", WriteJSON(result, 2).c_str());
     }
     return EXIT_SUCCESS;
 }

@@ -99,12 +99,12 @@ std::pair<int, std::string> HandleJSONRPC(NodeContext& node, const RPCTable& tab
             int ignored = 200;
             replies.push_back(HandleOne(node, table, one, ignored));
         }
-        return {200, replies.dump()};
+        return {200, WriteJSON(replies)};
     }
     int status = 200;
     json reply = HandleOne(node, table, req, status);
     if (req.is_object() && req.value("jsonrpc", "") == "2.0") status = 200;
-    return {status, reply.dump()};
+    return {status, WriteJSON(reply)};
 }
 
 struct HTTPRPCServer::Impl {

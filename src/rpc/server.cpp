@@ -68,7 +68,7 @@ CAmount AmountFromValue(const json& v)
     return *amount;
 }
 
-json ValueFromAmount(CAmount v) { return json::parse(FormatMoney(v)); }
+json ValueFromAmount(CAmount v) { return RawNumber(FormatMoney(v)); }
 
 void RPCTable::Register(RPCCommand cmd) { m_commands[cmd.name] = std::move(cmd); }
 

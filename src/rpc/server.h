@@ -6,14 +6,12 @@
 #include <amount.h>
 #include <rpc/protocol.h>
 
-#include <nlohmann/json.hpp>
+#include <util/json.h>
 
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
-
-using json = nlohmann::json;
 
 struct NodeContext;
 

@@ -202,6 +202,11 @@ def test_defi_cli(node):
     out = run("generatetoaddress", "2", addr)
     assert out.returncode == 0 and len(json.loads(out.stdout)) == 2
     assert run("getblockcount").stdout.strip() == "2"
+    # Amounts keep bitcoind's 8 decimals, on the wire and in the CLI.
+    assert run("getbalance").stdout.strip() == "100.00000000"
+    wire = node.post({"jsonrpc": "2.0", "id": 1, "method": "getaddressbalance", "params": [addr]}).text
+    assert '"balance":100.00000000' in wire
+    assert '"balance": 100.00000000' in run("getaddressbalance", addr).stdout
     err = run("getblockhash", "99")
     assert err.returncode == 1 and "error code: -8" in err.stderr
     bad = node.cli("-rpcport=1", "getblockcount")  # the later -rpcport wins
