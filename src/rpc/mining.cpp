@@ -41,14 +41,7 @@ void RegisterMiningRPCCommands(RPCTable& t)
                 {{"hexdata", RPCArgType::Str, true, "The block as hex"}},
                 "null when accepted, else the rejection reason",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
-                    const auto bytes = ParseHex(a[0].get<std::string>());
-                    CBlock block;
-                    try {
-                        if (!bytes) throw std::runtime_error("not hex");
-                        block = CBlock::Deserialize(*bytes);
-                    } catch (const std::exception& e) {
-                        throw RPCError(RPC_DESERIALIZATION_ERROR, std::string("Block decode failed: ") + e.what());
-                    }
+                    const auto block = DecodeHexArg<CBlock>(a[0], "Block");
                     const auto err = node.chain->ProcessNewBlock(block);
                     if (err.empty()) return nullptr;
                     LogPrint("submitblock " + HexStr(block.GetHash()) + " rejected: " + err);

@@ -12,14 +12,7 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
                 {{"hexstring", RPCArgType::Str, true, "The tx as hex"}},
                 "\"txid\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
-                    const auto bytes = ParseHex(a[0].get<std::string>());
-                    CTransaction tx;
-                    try {
-                        if (!bytes) throw std::runtime_error("not hex");
-                        tx = CTransaction::Deserialize(*bytes);
-                    } catch (const std::exception& e) {
-                        throw RPCError(RPC_DESERIALIZATION_ERROR, std::string("TX decode failed: ") + e.what());
-                    }
+                    const auto tx = DecodeHexArg<CTransaction>(a[0], "TX");
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const auto err =
                         node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });

@@ -1,12 +1,14 @@
-// JSON views of chain objects, shared by the RPC files.
+// JSON views of chain objects and argument helpers, shared by the RPC files.
 #ifndef DEFI_RPC_UTIL_H
 #define DEFI_RPC_UTIL_H
 
+#include <crypto/hash.h>
 #include <key.h>
 #include <primitives/block.h>
 #include <rpc/server.h>
 
 #include <optional>
+#include <stdexcept>
 
 struct ChainParams;
 struct CBlockIndex;
@@ -17,6 +19,18 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
 // A native address argument's key hash; RPC_INVALID_ADDRESS_OR_KEY otherwise.
 KeyHash NativeAddressArg(const json& v, const ChainParams& params);
 uint256 HashArg(const json& v);
+// A serialized object argument (hex): T::Deserialize of its bytes;
+// RPC_DESERIALIZATION_ERROR "<what> decode failed: ..." otherwise.
+template <typename T> T DecodeHexArg(const json& v, const std::string& what)
+{
+    const auto bytes = ParseHex(v.get<std::string>());
+    try {
+        if (!bytes) throw std::runtime_error("not hex");
+        return T::Deserialize(*bytes);
+    } catch (const std::exception& e) {
+        throw RPCError(RPC_DESERIALIZATION_ERROR, what + " decode failed: " + e.what());
+    }
+}
 
 // Fee the wallet pays per transaction.
 CAmount WalletFee(const ChainParams& p);
