@@ -11,6 +11,7 @@
 #include <event2/thread.h>
 
 #include <future>
+#include <memory>
 #include <thread>
 
 namespace {
@@ -165,14 +166,24 @@ void HTTPRPCServer::Start()
                                  std::to_string(m_impl->config.port) + " (in use, or not a local address)");
     }
     // Returns once the loop runs: libevent forgets a break that comes before.
-    std::promise<void> running;
+    // The thread also settles the promise if the loop ends without running.
+    auto running = std::make_shared<std::promise<void>>();
+    const auto settle = [](std::promise<void>& p) {
+        try {
+            p.set_value();
+        } catch (const std::future_error&) {
+        }
+    };
     const timeval now{0, 0};
     const auto on_run = [](evutil_socket_t, short, void* p) { static_cast<std::promise<void>*>(p)->set_value(); };
-    if (event_base_once(m_impl->base, -1, EV_TIMEOUT, on_run, &running, &now) != 0) {
+    if (event_base_once(m_impl->base, -1, EV_TIMEOUT, on_run, running.get(), &now) != 0) {
         throw std::runtime_error("cannot start the HTTP server loop");
     }
-    m_impl->thread = std::thread([base = m_impl->base] { event_base_dispatch(base); });
-    running.get_future().wait();
+    m_impl->thread = std::thread([base = m_impl->base, running, settle] {
+        event_base_dispatch(base);
+        settle(*running);
+    });
+    running->get_future().wait();
     LogPrint("RPC server listening on " + m_impl->config.bind + ":" + std::to_string(m_impl->config.port));
 }
 
