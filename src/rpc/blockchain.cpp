@@ -2,6 +2,7 @@
 #include <node/context.h>
 #include <rpc/util.h>
 #include <serialize.h>
+#include <txmempool.h>
 #include <validation.h>
 
 #include <mutex>
@@ -17,6 +18,31 @@ json TxToJSON(const CTransaction& tx, const ChainParams& params)
     if (tx.type == TxType::WithdrawFromMetachain) {
         j["metafrom"] = tx.meta_from;
         j["metanonce"] = tx.meta_nonce;
+    }
+    return j;
+}
+
+FoundTx FindTx(const NodeContext& node, const uint256& txid)
+{
+    if (const CTransaction* tx = node.mempool->Get(txid)) return {*tx, nullptr, 0};
+    const auto block_hash = node.chain->ReadTxBlock(txid);
+    const CBlockIndex* idx = block_hash ? node.chain->Lookup(*block_hash) : nullptr;
+    const auto block = idx ? node.chain->ReadBlock(idx->hash) : std::nullopt;
+    if (block) {
+        for (const auto& tx : block->vtx) {
+            if (tx.GetHash() == txid) return {tx, idx, node.chain->Tip()->height() - idx->height() + 1};
+        }
+    }
+    throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "No such mempool or blockchain transaction");
+}
+
+json FoundTxToJSON(const FoundTx& found, const ChainParams& params)
+{
+    json j = TxToJSON(found.tx, params);
+    j["confirmations"] = found.confirmations;
+    if (found.block) {
+        j["blockhash"] = HexStr(found.block->hash);
+        j["blockheight"] = found.block->height();
     }
     return j;
 }

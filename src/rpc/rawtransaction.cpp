@@ -19,4 +19,28 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
                     if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
                     return HexStr(tx.GetHash());
                 }});
+    t.Register({"Rawtransactions",
+                "decoderawtransaction",
+                "Decodes a serialized tx (hex) without submitting it.",
+                {{"hexstring", RPCArgType::Str, true, "The tx as hex"}},
+                "{txid, type, from, to, amount, fee, size, ...}",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    return TxToJSON(DecodeHexArg<CTransaction>(a[0], "TX"), *node.params);
+                }});
+    t.Register({"Rawtransactions",
+                "getrawtransaction",
+                "Returns a tx from the mempool or the active chain: its serialization (hex), or with verbose "
+                "the decoded tx with its confirmations and block.",
+                {{"txid", RPCArgType::Hash, true, "The transaction id"},
+                 {"verbose", RPCArgType::Bool, false, "Decoded instead of hex (default false)"}},
+                "\"hex\", or {txid, type, ..., hex, confirmations, blockhash, blockheight}",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    const FoundTx found = FindTx(node, HashArg(a[0]));
+                    const std::string hex = HexStr(found.tx.Serialize());
+                    if (a[1].is_null() || !a[1].get<bool>()) return hex;
+                    json j = FoundTxToJSON(found, *node.params);
+                    j["hex"] = hex;
+                    return j;
+                }});
 }

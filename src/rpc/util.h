@@ -32,6 +32,18 @@ template <typename T> T DecodeHexArg(const json& v, const std::string& what)
     }
 }
 
+// A tx from the mempool (no block) or the active chain, with its confirmations.
+struct FoundTx {
+    CTransaction tx;
+    const CBlockIndex* block{nullptr};
+    int64_t confirmations{0};
+};
+// Looks `txid` up; RPC_INVALID_ADDRESS_OR_KEY if neither has it. Call under
+// the chain lock.
+FoundTx FindTx(const NodeContext& node, const uint256& txid);
+// TxToJSON plus confirmations and, once mined, the block.
+json FoundTxToJSON(const FoundTx& found, const ChainParams& params);
+
 // Fee the wallet pays per transaction.
 CAmount WalletFee(const ChainParams& p);
 // Signs a tx of `type` paying amount + fee from `from` (or any wallet key that

@@ -88,25 +88,6 @@ void RegisterWalletRPCCommands(RPCTable& t)
                 "{txid, type, from, to, amount, fee, confirmations, blockhash, blockheight}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-                    const uint256 txid = HashArg(a[0]);
-                    if (const CTransaction* tx = node.mempool->Get(txid)) {
-                        json j = TxToJSON(*tx, *node.params);
-                        j["confirmations"] = 0;
-                        return j;
-                    }
-                    const auto block_hash = node.chain->ReadTxBlock(txid);
-                    const CBlockIndex* idx = block_hash ? node.chain->Lookup(*block_hash) : nullptr;
-                    const auto block = idx ? node.chain->ReadBlock(idx->hash) : std::nullopt;
-                    if (block) {
-                        for (const auto& tx : block->vtx) {
-                            if (tx.GetHash() != txid) continue;
-                            json j = TxToJSON(tx, *node.params);
-                            j["confirmations"] = node.chain->Tip()->height() - idx->height() + 1;
-                            j["blockhash"] = HexStr(idx->hash);
-                            j["blockheight"] = idx->height();
-                            return j;
-                        }
-                    }
-                    throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid or non-wallet transaction id");
+                    return FoundTxToJSON(FindTx(node, HashArg(a[0])), *node.params);
                 }});
 }

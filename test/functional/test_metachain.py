@@ -208,18 +208,29 @@ def test_raw_withdrawals_signed_outside_the_wallet(funded, mode):
         assert meta_balance(node, key.address) == 5 and native_balance(node, out) == 0
 
     good = raw(key, D(2))
+    decoded = node.decoderawtransaction(good.hex())
+    assert (decoded["txid"], decoded["type"], decoded["metafrom"], decoded["to"]) == \
+        (txid(good), "withdrawfrommetachain", key.address, out)
+    assert (D(decoded["amount"]), D(decoded["fee"]), decoded["size"]) == (2, FEE, len(good))
     assert node.sendrawtransaction(good.hex()) == txid(good)
+    assert node.getrawtransaction(txid(good)) == good.hex()
     with pytest.raises(RPCError) as e:
         node.sendrawtransaction(good.hex())
     assert e.value.code == -26 and "already" in e.value.message
     for junk in ("zz", good[:-1].hex()):
-        with pytest.raises(RPCError) as e:
-            node.sendrawtransaction(junk)
-        assert e.value.code == -22 and "TX decode failed" in e.value.message
+        for call in (node.sendrawtransaction, node.decoderawtransaction):
+            with pytest.raises(RPCError) as e:
+                call(junk)
+            assert e.value.code == -22 and "TX decode failed" in e.value.message
+    with pytest.raises(RPCError) as e:
+        node.getrawtransaction("00" * 32)
+    assert e.value.code == -5 and "No such mempool or blockchain transaction" in e.value.message
     assert node.getrawmempool() == [txid(good)]
-    mine(node)
+    block = mine(node)[0]
     assert meta_balance(node, key.address) == 3
     assert native_balance(node, out) == 2 - FEE
+    mined = node.getrawtransaction(txid(good), True)
+    assert (mined["hex"], mined["blockhash"], mined["confirmations"]) == (good.hex(), block, 1)
 
 
 @pytest.mark.parametrize("mode", ["grpc", "jsonrpc"])

@@ -66,9 +66,11 @@ def test_pending_txs_survive_kill_9(node):
     miner, alice = node.getnewaddress(), node.getnewaddress()
     node.generatetoaddress(2, miner)
     txids = {node.sendtoaddress(alice, 1), node.sendtoaddress(alice, 2)}
+    raw = {t: node.getrawtransaction(t) for t in txids}
     node.kill()  # SIGKILL
     node.start().wait_for_rpc()
     assert set(node.getrawmempool()) == txids
+    assert {t: node.getrawtransaction(t) for t in txids} == raw, "reloaded byte for byte"
     assert "mempool: reloaded 2 of 2 stored tx(s)" in node.debug_log
     node.generatetoaddress(1, miner)
     assert node.getrawmempool() == []
