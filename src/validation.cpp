@@ -167,11 +167,13 @@ CBlockIndex* ChainState::AddIndex(const uint256& hash, const BlockIndexRecord& r
 {
     auto& slot = m_index[hash];
     if (!slot) slot = std::make_unique<CBlockIndex>();
+    m_by_work.erase(slot.get()); // its key may change
     slot->hash = hash;
     slot->header = rec.header;
     slot->chainwork = rec.chainwork;
     slot->status = rec.status;
     slot->prev = Lookup(rec.header.prev);
+    m_by_work.insert(slot.get());
     return slot.get();
 }
 
@@ -321,13 +323,16 @@ void ChainState::ActivateBestChain()
     for (;;) {
         // The most-work block whose whole branch is stored and not failed.
         CBlockIndex* best = Tip();
-        for (const auto& [hash, idx] : m_index) {
-            if (idx->chainwork <= best->chainwork) continue;
+        for (CBlockIndex* idx : m_by_work) {
+            if (idx->chainwork <= Tip()->chainwork) break;
             bool usable = true;
-            for (CBlockIndex* i = idx.get(); i && !InActiveChain(i); i = i->prev) {
+            for (CBlockIndex* i = idx; i && !InActiveChain(i); i = i->prev) {
                 if (!i->HaveData() || i->Failed()) usable = false;
             }
-            if (usable) best = idx.get();
+            if (usable) {
+                best = idx;
+                break;
+            }
         }
         if (best == Tip()) break;
         CBlockIndex* fork = best;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@ struct CBlockIndex {
     uint32_t height() const { return header.height; }
     bool HaveData() const { return status & BLOCK_HAVE_DATA; }
     bool Failed() const { return status & BLOCK_FAILED; }
+};
+
+// Most work first; equal work by hash, so the choice between equals is fixed.
+struct MoreWork {
+    bool operator()(const CBlockIndex* a, const CBlockIndex* b) const
+    {
+        return a->chainwork != b->chainwork ? a->chainwork > b->chainwork : a->hash < b->hash;
+    }
 };
 
 // Accounts as seen while applying txs: reads fall through to the database,
@@ -123,6 +132,8 @@ private:
     ChainDB m_db;
     Mempool& m_mempool;
     std::map<uint256, std::unique_ptr<CBlockIndex>> m_index;
+    // Every indexed block by work: activation looks only at those above the tip.
+    std::set<CBlockIndex*, MoreWork> m_by_work;
     std::vector<CBlockIndex*> m_chain;               // the active chain by height
     std::map<uint256, std::string> m_invalid_reason; // why a block failed to connect
 };
