@@ -276,8 +276,9 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     }
     batch.PutUndo(idx->hash, undo);
     for (const auto& tx : block->vtx) {
-        batch.PutTx(tx.GetHash(), idx->hash);
-        batch.EraseMempoolTx(tx.GetHash());
+        const uint256 txid = tx.GetHash();
+        batch.PutTx(txid, idx->hash);
+        batch.EraseMempoolTx(txid);
     }
     batch.PutBestBlock(idx->hash);
     m_db.Write(batch);

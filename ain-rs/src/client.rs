@@ -200,7 +200,7 @@ impl Connection {
             )));
         };
         let sub = c
-            .subscribe::<O, _>(subscribe, jsonrpsee::rpc_params![input], unsubscribe)
+            .subscribe::<O, _>(subscribe, OneParam::new(&input)?, unsubscribe)
             .await
             .map_err(RpcError::from)?;
         Ok(Box::pin(sub.map(|item| {

@@ -294,7 +294,7 @@ impl Engine {
 
     /// Re-admits the persisted mempool against the committed state.
     fn reload_mempool(&self) -> Result<(), EngineError> {
-        let pooled = {
+        let mut pooled = {
             let read = self.db.begin_read()?;
             match read.open_table(MEMPOOL) {
                 Ok(table) => {
@@ -312,7 +312,6 @@ impl Engine {
             }
         };
         // Pool order is (sender, nonce); the table is in hash order.
-        let mut pooled = pooled;
         pooled.sort_by(|a, b| (&a.from, a.nonce).cmp(&(&b.from, b.nonce)));
         self.refill_mempool(pooled, &Default::default())
     }
@@ -684,6 +683,14 @@ impl Engine {
                 .collect(),
             prev_tip: Some(tip.clone()),
         };
+        // The block's transfers leave the pool: on disk in this transaction,
+        // in memory after it. Only transfers are ever pooled.
+        let included: std::collections::HashSet<Hash> = block
+            .txs
+            .iter()
+            .filter(|t| t.kind == TxKind::Transfer as i32)
+            .map(sig::tx_hash)
+            .collect();
         {
             let mut accounts = txn.open_table(ACCOUNTS)?;
             for (addr, (_, now)) in &changes {
@@ -701,12 +708,8 @@ impl Engine {
                 .insert(new_tip.number, undo.encode_to_vec().as_slice())?;
             store::put_tip(&txn, &new_tip)?;
             let mut pooled = txn.open_table(MEMPOOL)?;
-            for tx in block
-                .txs
-                .iter()
-                .filter(|t| t.kind == TxKind::Transfer as i32)
-            {
-                pooled.remove(sig::tx_hash(tx).as_slice())?;
+            for hash in &included {
+                pooled.remove(hash.as_slice())?;
             }
         }
         txn.commit()?;
@@ -722,7 +725,6 @@ impl Engine {
             &new_tip,
         );
         self.set_tip(new_tip);
-        let included = block.txs.iter().map(sig::tx_hash).collect();
         self.refill_mempool(Vec::new(), &included)?;
         Ok(result)
     }
