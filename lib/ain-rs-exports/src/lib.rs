@@ -6,6 +6,7 @@
 //! Every exported function runs inside [`guard`], so a Rust panic reaches C++
 //! as a `rust::Error` exception instead of aborting the process.
 
+mod call_runtime;
 mod lifecycle;
 mod rpc_client;
 

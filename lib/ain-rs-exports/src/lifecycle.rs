@@ -17,7 +17,8 @@ lazy_static! {
 const META_ARGS_HELP: &str =
     "supported: --datadir=<dir> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
 
-/// The shared tokio runtime, created on first use.
+/// The runtime of the in-process servers (`-meta=--grpc-addr=..`), created on
+/// first use. Network clients each have their own [`crate::call_runtime::CallRuntime`].
 pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(rt) = slot.as_ref() {

@@ -1,19 +1,19 @@
 //! The opaque client behind libain_rpc.h: a generated `MetachainClient` plus
-//! the runtime its calls block on.
+//! the runtime its calls block on, which each call drives itself.
 
 #![allow(non_snake_case)]
 
-use crate::{guard, runtime, FfiError};
+use crate::call_runtime::CallRuntime;
+use crate::{guard, FfiError};
 use ain_rs::auth::JwtSecret;
 use ain_rs::client::DEFAULT_TIMEOUT;
 use ain_rs::{Connection, MetachainClient};
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
 
 pub struct MetaClient {
     client: MetachainClient,
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: CallRuntime,
 }
 
 impl MetaClient {
@@ -39,7 +39,8 @@ pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiErr
         } else {
             Some(JwtSecret::from_file(Path::new(secret_path)).map_err(FfiError)?)
         };
-        let runtime = runtime()?;
+        let runtime = CallRuntime::new()
+            .map_err(|e| FfiError(format!("cannot start the async runtime: {e}")))?;
         let conn = runtime
             .block_on(Connection::connect(url, DEFAULT_TIMEOUT, secret))
             .map_err(|e| FfiError::from_rpc(e, None))?;

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
@@ -41,7 +42,13 @@ pub struct Running {
         tokio::task::JoinHandle<Result<()>>,
     )>,
     rpc: Option<jsonrpsee::server::ServerHandle>,
+    /// How long [`Running::stop`] waits for connections to close.
+    drain: Duration,
 }
+
+/// Time a stopping server gives connections beyond the per-call timeout, by
+/// which every in-flight call has ended.
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Reads the secret at `path`, or creates one there (mode 0600) if it is absent.
 pub fn load_or_create_secret(path: &Path) -> Result<JwtSecret> {
@@ -146,6 +153,7 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
         rpc_addr: None,
         grpc: None,
         rpc: None,
+        drain: cfg.options.call_timeout + DRAIN_MARGIN,
     };
     if let Some(addr) = cfg.grpc_addr {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -222,17 +230,42 @@ fn close_after_refused_body(
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight calls finish, and waits for both servers.
+    /// Stops accepting, lets in-flight calls finish, and waits for both
+    /// servers. A client that keeps its connection open past the drain
+    /// deadline (one that ignores HTTP/2's GOAWAY, say) is cut off: it
+    /// cannot hold up a shutdown.
     pub async fn stop(self) -> Result<()> {
-        if let Some(handle) = self.rpc {
+        if let Some(handle) = &self.rpc {
             let _ = handle.stop();
-            handle.stopped().await;
         }
+        let mut grpc_task = None;
         if let Some((stop, task)) = self.grpc {
             let _ = stop.send(());
-            task.await.context("gRPC server task")??;
+            grpc_task = Some(task);
         }
-        Ok(())
+        let abort = grpc_task.as_ref().map(|t| t.abort_handle());
+        let drained = async {
+            if let Some(handle) = self.rpc {
+                handle.stopped().await;
+            }
+            if let Some(task) = grpc_task {
+                task.await.context("gRPC server task")??;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.drain, drained).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    drain = ?self.drain,
+                    "connections still open at the drain deadline; closing them"
+                );
+                if let Some(abort) = abort {
+                    abort.abort();
+                }
+                Ok(())
+            }
+        }
     }
 }
 

@@ -365,6 +365,39 @@ async fn graceful_shutdown_persists_and_restart_resumes() {
     assert_eq!((tip.number, tip.hash), (1, m.block_hash));
 }
 
+/// A client that opens HTTP/2 and then never reads cannot hold up a
+/// shutdown: past the drain deadline (call timeout + 5 s) it is cut off.
+#[test]
+fn a_silent_client_cannot_hold_up_shutdown() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(dir.path(), &["--call-timeout-secs", "1"]);
+    let authority = d.grpc.trim_start_matches("grpc://").to_string();
+    let mut silent = std::net::TcpStream::connect(&authority).unwrap();
+    // The client preface and an empty SETTINGS frame; no ACK, no PING reply.
+    silent
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .unwrap();
+    silent.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc_kill(d.child.id() as i32, 15) };
+    // A liveness bound, far above the 6 s deadline: not a timing check.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metachaind still waits for a silent client"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERM must exit 0, got {status}");
+    drop(silent);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_config_file_sets_what_flags_do_and_flags_win() {
     let dir = tempfile::tempdir().unwrap();
