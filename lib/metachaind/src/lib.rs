@@ -290,3 +290,33 @@ pub async fn serve(
     shutdown.await;
     running.stop().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::IoSlice;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_limited_connection_writes_vectored() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let mut conn = LimitedConn {
+            io: client,
+            _slot: slots.try_acquire_owned().unwrap(),
+        };
+        // h2 writes frames vectored only when the IO says it can.
+        assert!(conn.is_write_vectored());
+        let bufs = [IoSlice::new(b"frame header|"), IoSlice::new(b"frame body")];
+        let n = conn.write_vectored(&bufs).await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        assert_eq!(&got[..n], &b"frame header|frame body"[..n]);
+        assert_eq!(n, 23, "both slices in one write on loopback");
+    }
+}
