@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -104,6 +106,19 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
     bal.address = ALICE;
     EXPECT_EQ(meta->GetBalance(bal).balance, 4200);
     EXPECT_EQ(meta->GetTip().total_supply, 4200);
+}
+
+// Between calls the client's idle thread still answers the server, so a
+// stopping metachaind never waits for it until the drain deadline.
+TEST_P(RpcAgainstMetachaind, AnIdleClientLetsTheServerStopCleanly)
+{
+    auto meta = metachain::MakeRpcBackend(Url(), m_server->secret_path());
+    EXPECT_EQ(meta->GetTip().number, 0u);
+    const int status = m_server->Stop();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    const auto log = m_server->Log();
+    EXPECT_NE(log.find("stopped"), std::string::npos) << log;
+    EXPECT_EQ(log.find("drain deadline"), std::string::npos) << log;
 }
 
 TEST_P(RpcAgainstMetachaind, ServerErrorsArriveWithTheirMessage)

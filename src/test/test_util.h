@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <signal.h>
 #include <stdexcept>
 #include <string>
@@ -41,12 +42,13 @@ public:
     explicit Metachaind(const std::string& binary)
     {
         const auto out = m_dir.path() / "stdout";
+        const auto log = m_dir.path() / "stderr";
         std::fflush(nullptr); // a buffered parent line must not be flushed twice
         m_pid = fork();
         if (m_pid < 0) throw std::runtime_error("fork failed");
         if (m_pid == 0) {
             const std::string datadir = (m_dir.path() / "data").string();
-            if (!freopen(out.c_str(), "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+            if (!freopen(out.c_str(), "w", stdout) || !freopen(log.c_str(), "w", stderr)) _exit(126);
             execl(binary.c_str(), binary.c_str(), "--datadir", datadir.c_str(), "--grpc-addr", "127.0.0.1:0",
                   "--rpc-addr", "127.0.0.1:0", static_cast<char*>(nullptr));
             _exit(127);
@@ -66,14 +68,22 @@ public:
     }
     ~Metachaind() { Stop(); }
 
-    void Stop()
+    // SIGTERM, then the wait status (-1 if it was not running).
+    int Stop()
     {
+        int status = -1;
         if (m_pid > 0) {
             kill(m_pid, SIGTERM);
-            int status = 0;
             waitpid(m_pid, &status, 0);
             m_pid = -1;
         }
+        return status;
+    }
+    // What it logged (tracing, to stderr).
+    std::string Log() const
+    {
+        std::ifstream f(m_dir.path() / "stderr");
+        return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     }
     const std::string& grpc_url() const { return m_grpc_url; }
     const std::string& http_url() const { return m_http_url; }
