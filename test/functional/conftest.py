@@ -64,7 +64,7 @@ def node_in_mode(defid_bin, metachaind, tmp_path):
             args = ["-meta"]
         else:
             server = metachaind()
-            args = [f"-meta_rpc={server.url(mode)}", f"-meta_rpc_secret={server.secret_path}"]
+            args = server.defid_args(mode)
         node = TestNode(defid_bin, str(tmp_path / f"node{index}"), args).start()
         nodes.append(node)
         return node, server

@@ -127,7 +127,7 @@ def test_restarts_persist_everything(funded, mode):
     if server:
         assert server.stop() == 0
         server.start()
-        node.extra_args = [f"-meta_rpc={server.url(mode)}", f"-meta_rpc_secret={server.secret_path}"]
+        node.extra_args = server.defid_args(mode)
     node.start().wait_for_rpc()
     assert node.getbestblockhash() == tip
     assert node.getmetachaininfo() == info
@@ -152,7 +152,7 @@ def test_kill_9_during_mining_then_recovery(funded, mode):
     if server:
         server.kill()
         server.start()
-        node.extra_args = [f"-meta_rpc={server.url(mode)}", f"-meta_rpc_secret={server.secret_path}"]
+        node.extra_args = server.defid_args(mode)
     node.start().wait_for_rpc()
     info = invariant(node)
     assert info["hash"] == node.getblock(node.getbestblockhash())["metablockhash"]
@@ -243,7 +243,7 @@ def test_metachaind_killed_then_both_restart_and_agree(funded, mode):
     assert node.wait_for_exit(timeout=10) != 0
     assert "metachain unreachable" in node.stderr
     server.start()
-    node.extra_args = [f"-meta_rpc={server.url(mode)}", f"-meta_rpc_secret={server.secret_path}"]
+    node.extra_args = server.defid_args(mode)
     node.start().wait_for_rpc()
     invariant(node)
     assert meta_balance(node, meta) == 2

@@ -13,7 +13,7 @@ mod rpc_client;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use lifecycle::{engine, runtime};
+pub use lifecycle::engine;
 
 // The Rust side of defid (engine, clients) uses mimalloc, as metachaind does.
 #[global_allocator]

@@ -19,7 +19,7 @@ const META_ARGS_HELP: &str =
 
 /// The runtime of the in-process servers (`-meta=--grpc-addr=..`), created on
 /// first use. Network clients each have their own [`crate::call_runtime::CallRuntime`].
-pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
+fn runtime() -> Result<Arc<tokio::runtime::Runtime>, FfiError> {
     let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(rt) = slot.as_ref() {
         return Ok(rt.clone());

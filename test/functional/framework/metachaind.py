@@ -45,6 +45,10 @@ class Metachaind:
     def url(self, mode):
         return self.grpc_url if mode == "grpc" else self.http_url
 
+    def defid_args(self, mode):
+        """The defid options that use this server in `mode` (grpc or jsonrpc)."""
+        return [f"-meta_rpc={self.url(mode)}", f"-meta_rpc_secret={self.secret_path}"]
+
     def call(self, method, params=None):
         """One JSON-RPC call; returns the result or raises with the error."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
