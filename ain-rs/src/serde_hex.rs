@@ -24,7 +24,10 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
 
 /// Bytes of a hex string (either case).
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
-    let s = text.as_bytes();
+    decode_ascii(text.as_bytes())
+}
+
+fn decode_ascii(s: &[u8]) -> Result<Vec<u8>, String> {
     if !s.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", s.len()));
     }
@@ -68,12 +71,17 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error>
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a hex string")
         }
-        // Decodes from the parser's buffer: no intermediate String.
         fn visit_str<E: Error>(self, v: &str) -> Result<Vec<u8>, E> {
-            decode(v).map_err(|e| E::custom(format!("invalid hex: {e}")))
+            self.visit_bytes(v.as_bytes())
+        }
+        // serde_json hands a string's raw bytes straight from its buffer.
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            decode_ascii(v).map_err(|e| E::custom(format!("invalid hex: {e}")))
         }
     }
-    d.deserialize_str(HexVisitor)
+    // As bytes, serde_json finds the closing quote with memchr and skips the
+    // UTF-8 check: decoding accepts only hex digits anyway.
+    d.deserialize_bytes(HexVisitor)
 }
 
 #[cfg(test)]
@@ -112,6 +120,31 @@ mod tests {
             let value = serde_json::to_value(&msg).unwrap();
             assert_eq!(value["b"], serde_json::Value::String(hex::encode(&msg.b)));
             assert_eq!(serde_json::from_str::<Msg>(&expected).unwrap(), msg);
+            assert_eq!(
+                serde_json::from_slice::<Msg>(expected.as_bytes()).unwrap(),
+                msg
+            );
+            assert_eq!(serde_json::from_value::<Msg>(value).unwrap(), msg);
         }
+    }
+
+    #[test]
+    fn only_strings_of_hex_digits_are_bytes() {
+        let parse = |json: &str| serde_json::from_str::<Msg>(json).map(|m| m.b);
+        // Escapes are still JSON: "\u0061b" is "ab".
+        assert_eq!(parse(r#"{"b":"\u0061b"}"#).unwrap(), vec![0xab]);
+        for bad in [
+            r#"{"b":[1,2]}"#,
+            r#"{"b":12}"#,
+            r#"{"b":"a\u0000"}"#,
+            "{\"b\":\"a\u{1}\"}",
+            r#"{"b":"éé"}"#,
+            r#"{"b":"abc"}"#,
+            r#"{"b":"ab"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad} was accepted");
+        }
+        let err = parse(r#"{"b":[1,2]}"#).unwrap_err().to_string();
+        assert!(err.contains("expected a hex string"), "{err}");
     }
 }
