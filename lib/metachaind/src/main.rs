@@ -117,8 +117,22 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Fatal errors are one line with their causes, as bitcoind and geth print
+/// them: anyhow's `Debug` adds a backtrace whenever RUST_BACKTRACE is set.
+fn main() -> std::process::ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run()));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     let s = load_settings()?;
     let log_level = s.log_level.clone().unwrap_or_else(|| "info".into());
     tracing_subscriber::fmt()

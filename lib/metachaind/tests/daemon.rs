@@ -441,6 +441,54 @@ async fn the_config_file_sets_what_flags_do_and_flags_win() {
     );
 }
 
+/// Runs metachaind to its exit on `datadir` and returns its stderr; it must
+/// fail.
+fn failed_start(datadir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_metachaind"))
+        .arg("--datadir")
+        .arg(datadir)
+        .args(["--log-level", "error"])
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn startup_failures_are_one_line_with_the_cause_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("a"), &[]);
+    let grpc_port = d.grpc.trim_start_matches("grpc://");
+    let cases = [
+        (
+            dir.path().join("a"),
+            vec!["--grpc-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"],
+            "Error: cannot open metachain database",
+        ),
+        (
+            dir.path().join("b"),
+            vec!["--grpc-addr", grpc_port, "--rpc-addr", "127.0.0.1:0"],
+            "Error: cannot bind gRPC address",
+        ),
+        (
+            dir.path().join("c"),
+            vec!["--auth-secret", "/dev/null"],
+            "Error: auth secret /dev/null is invalid",
+        ),
+    ];
+    for (datadir, args, expected) in cases {
+        let err = failed_start(&datadir, &args);
+        assert!(err.starts_with(expected), "{err}");
+        // Cause included, no backtrace even with RUST_BACKTRACE set.
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // The running daemon was not disturbed.
+    let c = d.client(&d.http, None).await;
+    assert_eq!(c.meta_get_tip(MetaGetTipInput {}).await.unwrap().number, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn rpc_discover_lists_every_method_with_schemas() {
     let dir = tempfile::tempdir().unwrap();
