@@ -141,6 +141,8 @@ async fn run() -> Result<()> {
                 .with_context(|| format!("invalid log level {log_level:?}"))?,
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: log files and journald get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let datadir = s.datadir.clone().unwrap_or_else(default_datadir);

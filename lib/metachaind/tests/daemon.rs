@@ -484,6 +484,18 @@ async fn startup_failures_are_one_line_with_the_cause_and_exit_1() {
         // Cause included, no backtrace even with RUST_BACKTRACE set.
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
+    // A log that goes to a file is plain text.
+    let out = Command::new(env!("CARGO_BIN_EXE_metachaind"))
+        .arg("--datadir")
+        .arg(dir.path().join("d"))
+        .args(["--grpc-addr", grpc_port])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("metachain opened") && !log.contains('\x1b'),
+        "{log}"
+    );
     // The running daemon was not disturbed.
     let c = d.client(&d.http, None).await;
     assert_eq!(c.meta_get_tip(MetaGetTipInput {}).await.unwrap().number, 0);
