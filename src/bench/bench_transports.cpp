@@ -2,7 +2,8 @@
 // and of mint+connect for 0-tx and 10,000-tx blocks, in-process (FFI) and
 // over gRPC and JSON-RPC on loopback against a real metachaind.
 // Mint+connect rounds alternate between the transports, so a noisy machine
-// slows all of them alike and the ratios to FFI stay comparable.
+// slows all of them alike and the ratios to FFI stay comparable; the paired
+// ratio compares each round with the FFI round beside it.
 // Prints figures; asserts nothing. Optional argument: one mode to run alone.
 #include <metachain/backend.h>
 #include <test/test_util.h>
@@ -75,10 +76,20 @@ void MintConnect(metachain::Backend& meta, size_t txs)
     meta.ConnectBlock(cin);
 }
 
-void Row(const char* what, const std::string& mode, Stats s, const Stats* ffi)
+// Median of the per-round ratios of `us` to `ffi_us`: each network round is
+// paired with the FFI round next to it, so the machine's drift cancels.
+double PairedRatio(const std::vector<double>& us, const std::vector<double>& ffi_us)
+{
+    std::vector<double> r;
+    for (size_t i = 0; i < us.size() && i < ffi_us.size(); ++i)
+        r.push_back(us[i] / ffi_us[i]);
+    return Summarize(r).median;
+}
+
+void Row(const char* what, const std::string& mode, Stats s, const Stats* ffi, double paired)
 {
     std::printf("%-22s %-8s median %10.1f us   p99 %10.1f us", what, mode.c_str(), s.median, s.p99);
-    if (ffi && mode != "ffi") std::printf("   %.2fx ffi", s.median / ffi->median);
+    if (ffi && mode != "ffi") std::printf("   %.2fx ffi (paired %.2fx)", s.median / ffi->median, paired);
     std::printf("\n");
 }
 
@@ -98,13 +109,18 @@ void Interleaved(const char* what, const std::vector<metachain::Backend*>& metas
         }
     }
     const Stats* ffi = nullptr;
+    const std::vector<double>* ffi_us = nullptr;
     std::vector<Stats> stats;
     for (auto& u : us)
         stats.push_back(Summarize(u));
+    for (size_t m = 0; m < metas.size(); ++m) {
+        if (metas[m]->Mode() == "ffi") {
+            ffi = &stats[m];
+            ffi_us = &us[m];
+        }
+    }
     for (size_t m = 0; m < metas.size(); ++m)
-        if (metas[m]->Mode() == "ffi") ffi = &stats[m];
-    for (size_t m = 0; m < metas.size(); ++m)
-        Row(what, metas[m]->Mode(), stats[m], vs_ffi ? ffi : nullptr);
+        Row(what, metas[m]->Mode(), stats[m], vs_ffi ? ffi : nullptr, ffi_us ? PairedRatio(us[m], *ffi_us) : 0);
 }
 
 } // namespace
