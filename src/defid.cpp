@@ -15,6 +15,7 @@
 #include <wallet/wallet.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -56,6 +58,27 @@ void SetupArgs(ArgsManager& args)
     args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>)");
     args.AddArg("-meta_rpc=<url>", "Use a metachaind at grpc://host:port or http://host:port");
     args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
+    args.AddArg("-meta_rpc_timeout=<seconds>",
+                "Longest a metachaind call may take before the node gives up and exits (default: 30)");
+}
+
+// -meta_rpc_timeout in whole seconds, 1 to 86400; only with -meta_rpc.
+bool ParseMetaRpcTimeout(const ArgsManager& args, std::optional<std::chrono::milliseconds>& timeout, std::string& error)
+{
+    if (!args.IsSet("-meta_rpc_timeout")) return true;
+    const std::string text = args.Get("-meta_rpc_timeout");
+    if (!args.IsSet("-meta_rpc")) {
+        error = "-meta_rpc_timeout needs -meta_rpc";
+        return false;
+    }
+    long seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || end != text.data() + text.size() || seconds < 1 || seconds > 86400) {
+        error = "-meta_rpc_timeout=" + text + " is not a whole number of seconds from 1 to 86400";
+        return false;
+    }
+    timeout = std::chrono::seconds(seconds);
+    return true;
 }
 
 int Fail(const std::string& message)
@@ -124,6 +147,11 @@ int main(int argc, char* argv[])
         std::fprintf(stderr, "Error: -meta and -meta_rpc exclude each other; give one\n");
         return EXIT_FAILURE;
     }
+    std::optional<std::chrono::milliseconds> meta_rpc_timeout;
+    if (!ParseMetaRpcTimeout(args, meta_rpc_timeout, error)) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return EXIT_FAILURE;
+    }
     const ChainParams& params = args.GetBool("-regtest", false) ? RegtestParams() : MainParams();
     std::filesystem::path datadir = params.network == "main" ? base : base / params.network;
     std::error_code ec;
@@ -162,7 +190,7 @@ int main(int argc, char* argv[])
             if (meta_args == "1") meta_args.clear();
             meta = metachain::MakeFfiBackend((datadir / "metachain").string(), meta_args);
         } else if (args.IsSet("-meta_rpc")) {
-            meta = metachain::MakeRpcBackend(args.Get("-meta_rpc"), args.Get("-meta_rpc_secret"));
+            meta = metachain::MakeRpcBackend(args.Get("-meta_rpc"), args.Get("-meta_rpc_secret"), meta_rpc_timeout);
         }
         if (meta) {
             const auto tip = meta->GetTip();

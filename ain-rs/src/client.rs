@@ -18,6 +18,11 @@ use tokio_stream::{Stream, StreamExt};
 /// Default per-call timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How much later than [`Connection::call`]'s own deadline the transports'
+/// timeouts (tonic's, jsonrpsee's, the server's grpc-timeout) fire: ours
+/// names the rpc and the limit, so it is the one the caller should hear.
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(1);
+
 /// Largest message a client sends or accepts.
 pub const MAX_MESSAGE_SIZE: u32 = 64 * 1024 * 1024;
 
@@ -70,7 +75,7 @@ impl Connection {
             let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?
                 .connect_timeout(timeout)
-                .timeout(timeout);
+                .timeout(timeout.saturating_add(BACKSTOP_MARGIN));
             let channel = endpoint.connect().await.map_err(|e| {
                 let cause = std::error::Error::source(&e)
                     .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
@@ -79,7 +84,7 @@ impl Connection {
             Transport::Grpc(channel)
         } else if url.starts_with("http://") {
             let client = jsonrpsee::http_client::HttpClientBuilder::default()
-                .request_timeout(timeout)
+                .request_timeout(timeout.saturating_add(BACKSTOP_MARGIN))
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
                 .set_rpc_middleware(RpcServiceBuilder::new())
@@ -99,7 +104,7 @@ impl Connection {
                 headers.insert(http::header::AUTHORIZATION, value);
             }
             let client = jsonrpsee::ws_client::WsClientBuilder::default()
-                .request_timeout(timeout)
+                .request_timeout(timeout.saturating_add(BACKSTOP_MARGIN))
                 .connection_timeout(timeout)
                 .max_request_size(MAX_MESSAGE_SIZE)
                 .max_response_size(MAX_MESSAGE_SIZE)
@@ -160,7 +165,7 @@ impl Connection {
     /// Wraps a gRPC input into a request with credentials and the timeout.
     pub fn grpc_request<T>(&self, input: T) -> Result<tonic::Request<T>, RpcError> {
         let mut request = tonic::Request::new(input);
-        request.set_timeout(self.timeout);
+        request.set_timeout(self.timeout.saturating_add(BACKSTOP_MARGIN));
         self.authorize(&mut request)?;
         Ok(request)
     }

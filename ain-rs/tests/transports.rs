@@ -290,6 +290,8 @@ async fn calls_never_hang_past_their_timeout() {
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::DeadlineExceeded, "{e:?}");
+        // The same words on every transport, naming the rpc and the limit.
+        assert_eq!(e.message, "meta_getBlock timed out after 300ms", "{e:?}");
     }
 }
 

@@ -31,6 +31,9 @@ const LIBAIN_RPC_EXTRAS: &str = "
         /// Connects to `grpc://host:port` or `http://host:port`; an empty
         /// `secret_path` means no control-rpc credentials.
         fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>>;
+        /// Like `NewClient`, with each call (and the connect) limited to
+        /// `timeout_ms` instead of 30 s.
+        fn NewClientWithTimeout(url: &str, secret_path: &str, timeout_ms: u64) -> Result<Box<MetaClient>>;
         /// The URL the client was created with.
         fn ClientUrl(client: &MetaClient) -> String;
 ";

@@ -70,8 +70,11 @@ public:
 
 class RpcBackend final : public Backend {
 public:
-    RpcBackend(const std::string& url, const std::string& secret_path)
-        : m_client(Guarded([&] { return ain_rpc::NewClient(url, secret_path); })),
+    RpcBackend(const std::string& url, const std::string& secret_path, std::optional<std::chrono::milliseconds> timeout)
+        : m_client(Guarded([&] {
+              return timeout ? ain_rpc::NewClientWithTimeout(url, secret_path, timeout->count())
+                             : ain_rpc::NewClient(url, secret_path);
+          })),
           m_mode(url.rfind("grpc://", 0) == 0 ? "grpc" : "jsonrpc")
     {
     }
@@ -122,9 +125,10 @@ std::unique_ptr<Backend> MakeFfiBackend(const std::string& datadir, const std::s
     return std::make_unique<FfiBackend>(datadir, args);
 }
 
-std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path)
+std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path,
+                                        std::optional<std::chrono::milliseconds> timeout)
 {
-    return std::make_unique<RpcBackend>(url, secret_path);
+    return std::make_unique<RpcBackend>(url, secret_path, timeout);
 }
 
 } // namespace metachain

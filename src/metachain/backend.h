@@ -8,7 +8,9 @@
 #include <libmc.h>
 #include <rust/cxx.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,8 +49,10 @@ public:
 // Only one FFI backend can exist per process.
 std::unique_ptr<Backend> MakeFfiBackend(const std::string& datadir, const std::string& args);
 
-// Connects to a metachain server: grpc://host:port or http://host:port.
-std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path);
+// Connects to a metachain server: grpc://host:port or http://host:port. Each
+// call gives up after `timeout` (the client's 30 s when not given).
+std::unique_ptr<Backend> MakeRpcBackend(const std::string& url, const std::string& secret_path,
+                                        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // Bytes for a message field (from a vector, an array or a string), copied in
 // one call.

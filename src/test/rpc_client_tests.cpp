@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <functional>
@@ -44,6 +48,54 @@ TEST(RpcClient, UnreachableHttpServerFailsOnFirstCallNamingTheUrl)
     auto client = ain_rpc::NewClient("http://127.0.0.1:1", "");
     const auto what = ErrorOf([&] { ain_rpc::CallMetaGetTip(*client); });
     EXPECT_NE(what.find("http://127.0.0.1:1"), std::string::npos) << what;
+}
+
+// A loopback port that takes connections (the kernel's backlog completes
+// the handshake) and never answers: a hung server.
+class SilentServer {
+public:
+    SilentServer()
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof(addr);
+        if (m_fd < 0 || ::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(m_fd, 16) != 0 ||
+            ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            throw std::runtime_error("cannot open a listening socket");
+        }
+        m_port = ntohs(addr.sin_port);
+    }
+    ~SilentServer() { ::close(m_fd); }
+    std::string Url(const std::string& scheme) const { return scheme + "://127.0.0.1:" + std::to_string(m_port); }
+
+private:
+    int m_fd{-1};
+    uint16_t m_port{0};
+};
+
+TEST(RpcClient, ACallToAHungServerFailsAtItsTimeoutNamingTheUrl)
+{
+    SilentServer server;
+    for (const std::string scheme : {"grpc", "http"}) {
+        const std::string url = server.Url(scheme);
+        const auto what = ErrorOf([&] {
+            auto client = ain_rpc::NewClientWithTimeout(url, "", 200);
+            ain_rpc::CallMetaGetTip(*client);
+        });
+        EXPECT_NE(what.find(url), std::string::npos) << what;
+        // The configured limit, not the 30 s default, is the one that fired.
+        EXPECT_NE(what.find("timed out after 200ms"), std::string::npos) << what;
+    }
+}
+
+TEST(RpcClient, AZeroOrHugeTimeoutIsRefused)
+{
+    for (const uint64_t ms : {uint64_t{0}, uint64_t{24} * 3600 * 1000 + 1}) {
+        const auto what = ErrorOf([&] { ain_rpc::NewClientWithTimeout("http://127.0.0.1:1", "", ms); });
+        EXPECT_NE(what.find("out of range"), std::string::npos) << what;
+    }
 }
 
 class RpcAgainstMetachaind : public ::testing::TestWithParam<std::string> {

@@ -1,5 +1,7 @@
 """The spine: defid links and calls the metachain in every mode, reports its
 version, refuses bad wiring, and fails fast when the metachain goes away."""
+import socket
+
 import pytest
 
 from conftest import MODES
@@ -17,7 +19,8 @@ def test_version_reports_the_metachain_library(run_defid, metachaind):
 def test_help_lists_every_option(run_defid):
     out = run_defid("-help")
     assert out.returncode == 0
-    for opt in ["-datadir=<dir>", "-regtest", "-meta=<args>", "-meta_rpc=<url>", "-version"]:
+    for opt in ["-datadir=<dir>", "-regtest", "-meta=<args>", "-meta_rpc=<url>", "-meta_rpc_timeout=<seconds>",
+                "-version"]:
         assert opt in out.stdout
 
 
@@ -56,6 +59,31 @@ def test_unreachable_metachain_exits_non_zero_with_the_cause(run_defid, tmp_path
     assert out.returncode != 0
     assert "metachain unavailable" in out.stderr
     assert "127.0.0.1:1" in out.stderr
+
+
+@pytest.mark.parametrize("scheme", ["grpc", "http"])
+def test_a_hung_metachaind_makes_the_node_exit_at_meta_rpc_timeout(run_defid, tmp_path, scheme):
+    # A listening socket nobody reads: connections are taken, never answered.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        url = f"{scheme}://127.0.0.1:{hung.getsockname()[1]}"
+        out = run_defid("-regtest", f"-datadir={tmp_path}", "-noprinttoconsole", f"-meta_rpc={url}",
+                        "-meta_rpc_timeout=1")
+    assert out.returncode == 1, out.stderr
+    assert f"metachain unavailable: {url}: meta_getTip timed out after 1s" in out.stderr
+
+
+@pytest.mark.parametrize("args,error", [
+    (["-meta_rpc=http://127.0.0.1:1", "-meta_rpc_timeout=0"], "-meta_rpc_timeout=0 is not a whole number"),
+    (["-meta_rpc=http://127.0.0.1:1", "-meta_rpc_timeout=2s"], "-meta_rpc_timeout=2s is not a whole number"),
+    (["-meta_rpc=http://127.0.0.1:1", "-meta_rpc_timeout=86401"], "from 1 to 86400"),
+    (["-meta", "-meta_rpc_timeout=5"], "-meta_rpc_timeout needs -meta_rpc"),
+])
+def test_bad_meta_rpc_timeout_is_an_error_before_anything_starts(run_defid, tmp_path, args, error):
+    out = run_defid("-regtest", f"-datadir={tmp_path}", *args)
+    assert out.returncode == 1 and error in out.stderr, out.stderr
+    assert not (tmp_path / "regtest").exists()
 
 
 def test_bad_meta_args_exit_non_zero(run_defid, tmp_path):

@@ -30,7 +30,7 @@ pub mod libmc {
 
 /// The network bridge.
 pub mod libain_rpc {
-    use crate::rpc_client::{ClientUrl, MetaClient, NewClient};
+    use crate::rpc_client::{ClientUrl, MetaClient, NewClient, NewClientWithTimeout};
     include!(concat!(env!("OUT_DIR"), "/libain_rpc.rs"));
 }
 

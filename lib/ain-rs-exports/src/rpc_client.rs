@@ -10,6 +10,7 @@ use ain_rs::client::DEFAULT_TIMEOUT;
 use ain_rs::{Connection, MetachainClient};
 use std::future::Future;
 use std::path::Path;
+use std::time::Duration;
 
 pub struct MetaClient {
     client: MetachainClient,
@@ -33,7 +34,35 @@ impl MetaClient {
 }
 
 pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiError> {
-    guard("NewClient", || {
+    connect("NewClient", url, secret_path, DEFAULT_TIMEOUT)
+}
+
+pub fn NewClientWithTimeout(
+    url: &str,
+    secret_path: &str,
+    timeout_ms: u64,
+) -> Result<Box<MetaClient>, FfiError> {
+    const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+    if !(1..=DAY_MS).contains(&timeout_ms) {
+        return Err(FfiError(format!(
+            "call timeout {timeout_ms} ms is out of range: 1 ms to one day"
+        )));
+    }
+    connect(
+        "NewClientWithTimeout",
+        url,
+        secret_path,
+        Duration::from_millis(timeout_ms),
+    )
+}
+
+fn connect(
+    what: &str,
+    url: &str,
+    secret_path: &str,
+    timeout: Duration,
+) -> Result<Box<MetaClient>, FfiError> {
+    guard(what, || {
         let secret = if secret_path.is_empty() {
             None
         } else {
@@ -42,7 +71,7 @@ pub fn NewClient(url: &str, secret_path: &str) -> Result<Box<MetaClient>, FfiErr
         let runtime = CallRuntime::new()
             .map_err(|e| FfiError(format!("cannot start the async runtime: {e}")))?;
         let conn = runtime
-            .block_on(Connection::connect(url, DEFAULT_TIMEOUT, secret))
+            .block_on(Connection::connect(url, timeout, secret))
             .map_err(|e| FfiError::from_rpc(e, None))?;
         Ok(Box::new(MetaClient {
             client: MetachainClient::new(conn),
