@@ -1,10 +1,12 @@
 """The spine: defid links and calls the metachain in every mode, reports its
 version, refuses bad wiring, and fails fast when the metachain goes away."""
+import signal
 import socket
 
 import pytest
 
 from conftest import MODES
+from framework.test_node import TestNode
 
 
 def test_version_reports_the_metachain_library(run_defid, metachaind):
@@ -72,6 +74,21 @@ def test_a_hung_metachaind_makes_the_node_exit_at_meta_rpc_timeout(run_defid, tm
                         "-meta_rpc_timeout=1")
     assert out.returncode == 1, out.stderr
     assert f"metachain unavailable: {url}: meta_getTip timed out after 1s" in out.stderr
+
+
+@pytest.mark.parametrize("mode", ["grpc", "jsonrpc"])
+def test_node_exits_when_metachaind_hangs(defid_bin, metachaind, tmp_path, mode):
+    server = metachaind()
+    node = TestNode(defid_bin, str(tmp_path / "node"), server.defid_args(mode) + ["-meta_rpc_timeout=1"]).start()
+    try:
+        node.wait_for_log("defid started")
+        server.process.send_signal(signal.SIGSTOP)
+        code = node.wait_for_exit(timeout=30)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        node.kill()
+    assert code != 0
+    assert "timed out after 1s" in node.stderr and server.url(mode) in node.stderr, node.stderr
 
 
 @pytest.mark.parametrize("args,error", [
