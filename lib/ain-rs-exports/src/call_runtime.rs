@@ -2,51 +2,55 @@
 //!
 //! A call drives the runtime on the caller's own thread, so the socket events
 //! it waits for wake that thread directly instead of a worker that then wakes
-//! it: on a small call the hop cost about a third of the round trip. Between
-//! calls a background thread drives the runtime, so open connections still
-//! answer pings and a server's graceful shutdown.
+//! it. Between calls a background thread drives it for a moment every
+//! [`IDLE_POLL`], so open connections still answer pings and a server's
+//! graceful shutdown. That thread never holds the runtime while it waits, so
+//! a call starts without waking it: on a VM each thread wake-up costs tens of
+//! microseconds, a large part of a small call.
 
 use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
-use tokio::sync::Notify;
+
+/// How often the idle driver runs what the sockets and timers woke.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// How long a call polls for its reply before its thread may sleep. A small
+/// call's reply usually comes within it, so the thread is still running when
+/// the reply lands instead of being woken for it; a long call wastes at most
+/// this much CPU.
+const SPIN: Duration = Duration::from_micros(300);
 
 /// A current-thread runtime shared by callers and an idle driver.
 pub struct CallRuntime {
     runtime: Arc<Runtime>,
-    shared: Arc<Shared>,
+    stop: Arc<Stop>,
     idle_driver: Option<JoinHandle<()>>,
 }
 
+/// Set when the runtime is dropped; the idle driver waits on it.
 #[derive(Default)]
-struct Shared {
-    /// Calls in flight, and whether the runtime is being dropped.
-    state: Mutex<State>,
-    /// Signalled when the last call in flight ends, or on drop.
-    idle: Condvar,
-    /// Asks the idle driver to hand the runtime over to a caller.
-    hand_over: Notify,
-}
-
-#[derive(Default)]
-struct State {
-    calls: usize,
-    stopping: bool,
+struct Stop {
+    stopping: Mutex<bool>,
+    signal: Condvar,
 }
 
 impl CallRuntime {
     /// Starts the runtime and its idle driver.
     pub fn new() -> std::io::Result<Self> {
         let runtime = Arc::new(Builder::new_current_thread().enable_all().build()?);
-        let shared = Arc::new(Shared::default());
-        let (rt, sh) = (runtime.clone(), shared.clone());
+        let stop = Arc::new(Stop::default());
+        let (rt, st) = (runtime.clone(), stop.clone());
         let idle_driver = std::thread::Builder::new()
             .name("ain-rpc-idle".into())
-            .spawn(move || drive_while_idle(&rt, &sh))?;
+            .spawn(move || drive_while_idle(&rt, &st))?;
         Ok(Self {
             runtime,
-            shared,
+            stop,
             idle_driver: Some(idle_driver),
         })
     }
@@ -54,45 +58,62 @@ impl CallRuntime {
     /// Runs `fut` to completion, driving the runtime on this thread. Must not
     /// be called from inside an async context.
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        lock(&self.shared.state).calls += 1;
-        // A stored permit if the driver is not waiting yet: it then returns
-        // at once, sees the call and steps aside.
-        self.shared.hand_over.notify_one();
-        let out = self.runtime.block_on(fut);
-        let mut state = lock(&self.shared.state);
-        state.calls -= 1;
-        if state.calls == 0 {
-            self.shared.idle.notify_one();
-        }
-        out
+        self.runtime.block_on(spin_then_park(fut))
     }
 }
 
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+/// Awaits `fut`, polling the runtime's sockets without sleeping for the
+/// first [`SPIN`]: each yield lets the scheduler check for I/O with a zero
+/// timeout and run what it woke.
+async fn spin_then_park<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let start = Instant::now();
+    loop {
+        if let Poll::Ready(out) =
+            std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
+        {
+            return out;
+        }
+        if start.elapsed() >= SPIN {
+            return fut.await;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
-/// Drives `rt` whenever no call is in flight, until the runtime is dropped.
-fn drive_while_idle(rt: &Runtime, shared: &Shared) {
+fn lock(m: &Mutex<bool>) -> std::sync::MutexGuard<'_, bool> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every [`IDLE_POLL`], runs what the runtime's sockets and timers woke,
+/// without waiting for more, until the runtime is dropped.
+fn drive_while_idle(rt: &Runtime, stop: &Stop) {
     loop {
         {
-            let mut state = lock(&shared.state);
-            while state.calls > 0 && !state.stopping {
-                state = shared.idle.wait(state).unwrap_or_else(|e| e.into_inner());
-            }
-            if state.stopping {
+            let stopping = lock(&stop.stopping);
+            let (stopping, _) = stop
+                .signal
+                .wait_timeout_while(stopping, IDLE_POLL, |s| !*s)
+                .unwrap_or_else(|e| e.into_inner());
+            if *stopping {
                 return;
             }
         }
-        rt.block_on(shared.hand_over.notified());
+        // A few turns: one to see I/O, the next to run the tasks it woke.
+        // If a call holds the runtime, this returns at once and the call
+        // drives it instead.
+        rt.block_on(async {
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+        });
     }
 }
 
 impl Drop for CallRuntime {
     fn drop(&mut self) {
-        lock(&self.shared.state).stopping = true;
-        self.shared.idle.notify_one();
-        self.shared.hand_over.notify_one();
+        *lock(&self.stop.stopping) = true;
+        self.stop.signal.notify_one();
         if let Some(driver) = self.idle_driver.take() {
             let _ = driver.join();
         }
@@ -158,6 +179,43 @@ mod tests {
             let i = i as u64;
             assert_eq!(t.join().unwrap(), i * 1000 * 200 + (0..200).sum::<u64>());
         }
+    }
+
+    #[test]
+    fn calls_outlasting_the_spin_sleep_until_woken() {
+        let rt = CallRuntime::new().unwrap();
+        let start = Instant::now();
+        let waited = rt.block_on(async {
+            tokio::time::sleep(SPIN * 20).await;
+            start.elapsed()
+        });
+        assert!(waited >= SPIN * 20);
+        // A socket reply after the spin window still reaches the caller.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut s, _) = listener.accept().unwrap();
+            std::thread::sleep(SPIN * 10);
+            s.write_all(b"late").unwrap();
+        });
+        let got = rt.block_on(async move {
+            let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut buf = [0u8; 4];
+            let mut n = 0;
+            while n < buf.len() {
+                s.readable().await.unwrap();
+                match s.try_read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            buf
+        });
+        assert_eq!(&got, b"late");
+        writer.join().unwrap();
     }
 
     #[test]
