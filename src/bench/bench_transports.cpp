@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,9 +52,14 @@ rust::Vec<uint8_t> Txid(uint64_t height, uint64_t i)
     return metachain::ToRustBytes(id);
 }
 
+// Time spent in each of the two control calls of a round.
+struct Phases {
+    double mint_us, connect_us;
+};
+
 // Mints and connects the next block with `txs` deposits, as the miner and
 // ConnectTip do.
-void MintConnect(metachain::Backend& meta, size_t txs)
+Phases MintConnect(metachain::Backend& meta, size_t txs)
 {
     const auto tip = meta.GetTip();
     mc::MetaMintBlockInput in{};
@@ -68,12 +74,15 @@ void MintConnect(metachain::Backend& meta, size_t txs)
         tx.native_txid = Txid(tip.number, i);
         in.txs.push_back(std::move(tx));
     }
-    auto minted = meta.MintBlock(in);
+    Phases phases{};
+    mc::MetaMintBlockResult minted;
+    phases.mint_us = TimeUs([&] { minted = meta.MintBlock(in); });
     mc::MetaConnectBlockInput cin{};
     cin.payload = std::move(minted.payload);
     cin.context = in.context;
     cin.native_txs_hash = mc::ain_native_txs_hash(std::move(in.txs));
-    meta.ConnectBlock(cin);
+    phases.connect_us = TimeUs([&] { meta.ConnectBlock(cin); });
+    return phases;
 }
 
 // Median of the per-round ratios of `us` to `ffi_us`: each network round is
@@ -146,7 +155,27 @@ int main(int argc, char** argv)
 
     Interleaved("get_tip", metas, 50, 5, 200, false, [](metachain::Backend& meta) { meta.GetTip(); });
     Interleaved("mint+connect 0 tx", metas, 300, 30, 1, true, [](metachain::Backend& meta) { MintConnect(meta, 0); });
+    // The two calls apart: MintBlock carries the txs in and the payload out,
+    // ConnectBlock the payload in, so each shows what its messages cost.
+    std::map<const metachain::Backend*, std::vector<Phases>> phases;
     Interleaved("mint+connect 10000 tx", metas, 30, 3, 1, true,
-                [](metachain::Backend& meta) { MintConnect(meta, 10000); });
+                [&](metachain::Backend& meta) { phases[&meta].push_back(MintConnect(meta, 10000)); });
+    const auto median_of = [&](const metachain::Backend* b, double Phases::*part) {
+        std::vector<double> us;
+        for (const auto& p : phases[b])
+            us.push_back(p.*part);
+        return Summarize(us).median;
+    };
+    const metachain::Backend* ffi = nullptr;
+    for (const auto* m : metas)
+        if (m->Mode() == "ffi") ffi = m;
+    for (const auto* m : metas) {
+        std::printf("  of which %-8s mint %9.1f us   connect %9.1f us", m->Mode().c_str(),
+                    median_of(m, &Phases::mint_us), median_of(m, &Phases::connect_us));
+        if (ffi && m != ffi)
+            std::printf("   (%.2fx / %.2fx ffi)", median_of(m, &Phases::mint_us) / median_of(ffi, &Phases::mint_us),
+                        median_of(m, &Phases::connect_us) / median_of(ffi, &Phases::connect_us));
+        std::printf("\n");
+    }
     return 0;
 }
