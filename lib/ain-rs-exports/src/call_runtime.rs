@@ -20,10 +20,10 @@ use tokio::runtime::{Builder, Runtime};
 const IDLE_POLL: Duration = Duration::from_millis(50);
 
 /// How long a call polls for its reply before its thread may sleep. A small
-/// call's reply usually comes within it, so the thread is still running when
-/// the reply lands instead of being woken for it; a long call wastes at most
-/// this much CPU.
-const SPIN: Duration = Duration::from_micros(300);
+/// call's reply (GetTip, a 0-tx mint or connect) usually comes within it, so
+/// the thread is still running when the reply lands instead of being woken
+/// for it; a long call wastes at most this much CPU.
+const SPIN: Duration = Duration::from_millis(1);
 
 /// A current-thread runtime shared by callers and an idle driver.
 pub struct CallRuntime {
