@@ -121,6 +121,8 @@ std::string WriteCookie(const std::filesystem::path& path)
 
 int main(int argc, char* argv[])
 {
+    // Before any block payload is allocated; a refusal only costs speed.
+    mc::ain_keep_freed_buffers();
     ArgsManager args;
     SetupArgs(args);
     std::string error;

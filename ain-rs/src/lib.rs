@@ -12,6 +12,7 @@ pub mod client;
 pub mod commitment;
 pub mod error;
 pub mod grpc;
+pub mod heap;
 pub mod jsonrpc;
 pub mod serde_hex;
 pub mod server;

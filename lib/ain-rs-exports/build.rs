@@ -18,6 +18,10 @@ const LIBMC_EXTRAS: &str = "
         fn ain_server_urls() -> String;
         /// Panics inside the FFI guard: proves a panic reaches C++ as an exception.
         fn ain_debug_panic(message: &str) -> Result<()>;
+        /// Makes the C allocator keep freed payload-sized buffers for reuse
+        /// instead of mapping them afresh each call. Call at process start;
+        /// false if the C library refused.
+        fn ain_keep_freed_buffers() -> bool;
         /// A copy of `data` as a Rust vector, made in one call (rust::Vec has no
         /// bulk insert; push_back crosses the FFI once per byte).
         fn ain_bytes(data: &[u8]) -> Vec<u8>;

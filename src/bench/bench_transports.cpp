@@ -136,6 +136,8 @@ void Interleaved(const char* what, const std::vector<metachain::Backend*>& metas
 
 int main(int argc, char** argv)
 {
+    // As defid does at start.
+    mc::ain_keep_freed_buffers();
     const std::string only = argc > 1 ? argv[1] : "";
     std::printf("targets: get_tip ffi <= 2 us, network <= 150 us; 10k-tx mint+connect over the network <= 1.5x ffi\n");
     test::TempDir dir;

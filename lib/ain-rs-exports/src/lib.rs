@@ -15,16 +15,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use lifecycle::engine;
 
-// The Rust side of defid (engine, clients) uses mimalloc, as metachaind does.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The in-process bridge.
 pub mod libmc {
     use crate::lifecycle::{
         ain_debug_panic, ain_init, ain_is_initialized, ain_server_urls, ain_shutdown, ain_version,
     };
-    use crate::{ain_bytes, ain_native_txs_hash};
+    use crate::{ain_bytes, ain_keep_freed_buffers, ain_native_txs_hash};
     include!(concat!(env!("OUT_DIR"), "/libmc.rs"));
 }
 
@@ -32,6 +28,10 @@ pub mod libmc {
 pub mod libain_rpc {
     use crate::rpc_client::{ClientUrl, MetaClient, NewClient, NewClientWithTimeout};
     include!(concat!(env!("OUT_DIR"), "/libain_rpc.rs"));
+}
+
+fn ain_keep_freed_buffers() -> bool {
+    ain_rs::heap::keep_freed_buffers()
 }
 
 fn ain_bytes(data: &[u8]) -> Vec<u8> {

@@ -11,11 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-// Block payloads are megabytes of short-lived buffers; glibc's malloc returns
-// them to the kernel and faults them back in on every call.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Every setting is a flag and a key of the same name in `metachaind.toml`;
 /// a flag wins over the file, the file over the default.
 #[derive(Parser, Deserialize, Debug, Default)]
@@ -144,6 +139,11 @@ async fn run() -> Result<()> {
         // Colour only on a terminal: log files and journald get plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if !ain_rs::heap::keep_freed_buffers() {
+        tracing::warn!(
+            "cannot tune the C allocator: payload buffers will be mapped afresh on every call"
+        );
+    }
 
     let datadir = s.datadir.clone().unwrap_or_else(default_datadir);
     let secret_path = s
