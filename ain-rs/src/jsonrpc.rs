@@ -34,15 +34,21 @@ pub fn parse_params<T: DeserializeOwned + Default>(params: Params) -> Result<T, 
     }
 }
 
-/// Runs a blocking service call on the blocking pool under `timeout`; a panic
-/// becomes an internal error.
-pub async fn serve_blocking<T, F>(timeout: Duration, f: F) -> Result<T, ErrorObjectOwned>
+/// Parses the params and runs a blocking service call on them, both on the
+/// blocking pool, under `timeout`; a panic becomes an internal error.
+pub async fn serve_blocking<I, T, F>(
+    timeout: Duration,
+    params: Params<'static>,
+    f: F,
+) -> Result<T, ErrorObjectOwned>
 where
-    F: FnOnce() -> Result<T, RpcError> + Send + 'static,
+    I: DeserializeOwned + Default,
+    F: FnOnce(I) -> Result<T, RpcError> + Send + 'static,
     T: Send + 'static,
 {
-    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(f)).await {
-        Ok(Ok(result)) => result.map_err(Into::into),
+    let call = move || f(parse_params(params)?).map_err(ErrorObjectOwned::from);
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(call)).await {
+        Ok(Ok(result)) => result,
         Ok(Err(e)) => Err(RpcError::internal(format!("handler failed: {e}")).into()),
         Err(_) => Err(RpcError::new(
             ErrorCode::DeadlineExceeded,

@@ -201,11 +201,13 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
                 rpc = m.rpc_name
             );
         } else {
+            // A blocking rpc parses its params on the blocking pool too: they
+            // can be megabytes, which would stall the worker's other calls.
             let serve = if m.inline {
-                format!("crate::jsonrpc::serve_inline(move || s.{name}(input))")
+                format!("let input: {inp} = crate::jsonrpc::parse_params(params)?;\n            crate::jsonrpc::serve_inline(move || s.{name}(input))")
             } else {
                 format!(
-                    "crate::jsonrpc::serve_blocking(o.call_timeout, move || s.{name}(input)).await"
+                    "crate::jsonrpc::serve_blocking(o.call_timeout, params, move |input: {inp}| s.{name}(input)).await"
                 )
             };
             let _ = writeln!(
@@ -214,8 +216,7 @@ fn service(o: &mut String, spec: &Spec, s: &Service) {
                  module.register_async_method(\"{rpc}\", move |params, _, ext| {{\n        \
                  let (s, o) = (s.clone(), o.clone());\n        \
                  async move {{\n            \
-                 {auth}let input: {inp} = crate::jsonrpc::parse_params(params)?;\n            \
-                 {serve}\n        \
+                 {auth}{serve}\n        \
                  }}\n    }})?;",
                 rpc = m.rpc_name
             );
