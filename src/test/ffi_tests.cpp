@@ -42,6 +42,9 @@ protected:
 
 TEST(FfiLifecycle, VersionIsReported) { EXPECT_FALSE(std::string(mc::ain_version()).empty()); }
 
+// defid's first call: glibc accepts the heap settings (ain-rs tests their effect).
+TEST(FfiLifecycle, AllocatorKeepsFreedBuffers) { EXPECT_TRUE(mc::ain_keep_freed_buffers()); }
+
 TEST(FfiLifecycle, CallsBeforeInitFailCleanly)
 {
     ASSERT_FALSE(mc::ain_is_initialized());
