@@ -143,13 +143,16 @@ int main(int argc, char** argv)
     test::TempDir dir;
     std::vector<std::unique_ptr<metachain::Backend>> backends;
     backends.push_back(metachain::MakeFfiBackend((dir.path() / "metachain").string(), ""));
-    std::unique_ptr<test::Metachaind> server;
+    // One metachaind per transport, so each backend's chain grows one block
+    // per round, as FFI's does: a longer chain makes the engine slower.
+    std::vector<std::unique_ptr<test::Metachaind>> servers;
     if (std::string(METACHAIND_PATH).empty()) {
         std::printf("no metachaind configured; network figures skipped\n");
     } else {
-        server = std::make_unique<test::Metachaind>(METACHAIND_PATH);
-        for (const auto& url : {server->grpc_url(), server->http_url()})
-            backends.push_back(metachain::MakeRpcBackend(url, server->secret_path()));
+        for (const auto url : {&test::Metachaind::grpc_url, &test::Metachaind::http_url}) {
+            const auto& server = servers.emplace_back(std::make_unique<test::Metachaind>(METACHAIND_PATH));
+            backends.push_back(metachain::MakeRpcBackend(((*server).*url)(), server->secret_path()));
+        }
     }
     std::vector<metachain::Backend*> metas;
     for (auto& b : backends)
