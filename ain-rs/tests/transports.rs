@@ -295,6 +295,49 @@ async fn calls_never_hang_past_their_timeout() {
     }
 }
 
+/// A getBlock input that records when it is freed.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordsFree {
+    block_id: String,
+    #[serde(skip)]
+    freed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl Drop for RecordsFree {
+    fn drop(&mut self) {
+        *self.freed.lock().unwrap() = Some(std::time::Instant::now());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_rpc_clients_free_a_long_calls_input_while_the_server_works() {
+    let s = start().await;
+    for url in [format!("http://{}", s.http), format!("ws://{}", s.http)] {
+        let conn = Connection::connect(&url, Duration::from_secs(10), None)
+            .await
+            .unwrap();
+        let freed = Arc::new(std::sync::Mutex::new(None));
+        let input = RecordsFree {
+            block_id: "slow".into(),
+            freed: freed.clone(),
+        };
+        // The server holds the call for 1.5 s.
+        let e = conn
+            .jsonrpc_call::<_, MetaGetBlockResult>("meta_getBlock", input)
+            .await
+            .unwrap_err();
+        let answered = std::time::Instant::now();
+        assert_eq!(e.message, "slow", "{url}: {e:?}");
+        let freed = freed.lock().unwrap().expect("input freed");
+        assert!(
+            answered.duration_since(freed) > Duration::from_secs(1),
+            "{url}: input freed only {:?} before the answer",
+            answered.duration_since(freed)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn subscriptions_stream_heads_over_grpc_and_websocket_and_end_with_the_client() {
     use tokio_stream::StreamExt;
