@@ -149,9 +149,10 @@ int main(int argc, char** argv)
     if (std::string(METACHAIND_PATH).empty()) {
         std::printf("no metachaind configured; network figures skipped\n");
     } else {
-        for (const auto url : {&test::Metachaind::grpc_url, &test::Metachaind::http_url}) {
-            const auto& server = servers.emplace_back(std::make_unique<test::Metachaind>(METACHAIND_PATH));
-            backends.push_back(metachain::MakeRpcBackend(((*server).*url)(), server->secret_path()));
+        for (const bool grpc : {true, false}) {
+            const auto& server = *servers.emplace_back(std::make_unique<test::Metachaind>(METACHAIND_PATH));
+            const auto& url = grpc ? server.grpc_url() : server.http_url();
+            backends.push_back(metachain::MakeRpcBackend(url, server.secret_path()));
         }
     }
     std::vector<metachain::Backend*> metas;
