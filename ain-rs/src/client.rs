@@ -79,7 +79,10 @@ impl Connection {
             let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{authority}"))
                 .map_err(|e| RpcError::invalid(format!("invalid URL {url}: {e}")))?
                 .connect_timeout(timeout)
-                .timeout(timeout.saturating_add(BACKSTOP_MARGIN));
+                .timeout(timeout.saturating_add(BACKSTOP_MARGIN))
+                .max_frame_size(crate::grpc::MAX_FRAME_SIZE)
+                .initial_stream_window_size(crate::grpc::WINDOW_SIZE)
+                .initial_connection_window_size(crate::grpc::WINDOW_SIZE);
             let channel = endpoint.connect().await.map_err(|e| {
                 let cause = std::error::Error::source(&e)
                     .map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));

@@ -5,6 +5,24 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio_stream::{Stream, StreamExt};
 
+/// Largest HTTP/2 frame gRPC clients and servers accept. At the 16 KB
+/// default a block payload crosses in a hundred frames, each a trip through
+/// the HTTP/2 stack on both sides.
+pub const MAX_FRAME_SIZE: u32 = 1 << 20;
+
+/// HTTP/2 flow-control window, per stream and per connection, that gRPC
+/// clients and servers grant: room for a block payload without waiting for a
+/// window update.
+pub const WINDOW_SIZE: u32 = 8 << 20;
+
+/// A tonic server builder with [`MAX_FRAME_SIZE`] and [`WINDOW_SIZE`].
+pub fn server_builder() -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .max_frame_size(MAX_FRAME_SIZE)
+        .initial_stream_window_size(WINDOW_SIZE)
+        .initial_connection_window_size(WINDOW_SIZE)
+}
+
 /// The stream type of every server-streaming rpc.
 pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
 

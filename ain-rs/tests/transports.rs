@@ -137,7 +137,7 @@ async fn start_with(opts: ain_rs::ServerOptions) -> Servers {
     let svc: Arc<dyn MetachainService> = Arc::new(TestChain::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let grpc = listener.local_addr().unwrap();
-    let router = tonic::transport::Server::builder()
+    let router = ain_rs::grpc::server_builder()
         .add_service(ain_rs::metachain_grpc_server(svc.clone(), opts.clone()));
     tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
     let server = jsonrpsee::server::Server::builder()
@@ -293,6 +293,52 @@ async fn calls_never_hang_past_their_timeout() {
         // The same words on every transport, naming the rpc and the limit.
         assert_eq!(e.message, "meta_getBlock timed out after 300ms", "{e:?}");
     }
+}
+
+/// SETTINGS_INITIAL_WINDOW_SIZE and SETTINGS_MAX_FRAME_SIZE of the SETTINGS
+/// frame an HTTP/2 peer sends first (after the preface, from a client).
+async fn window_and_frame_size(conn: &mut tokio::net::TcpStream) -> (Option<u32>, Option<u32>) {
+    use tokio::io::AsyncReadExt;
+    // 9 bytes of header, then 6-byte (id, value) entries.
+    let mut header = [0u8; 9];
+    conn.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[3], 4, "first frame is not SETTINGS: {header:?}");
+    let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+    let mut body = vec![0u8; len];
+    conn.read_exact(&mut body).await.unwrap();
+    let setting = |id: u16| {
+        body.chunks(6)
+            .find(|e| u16::from_be_bytes([e[0], e[1]]) == id)
+            .map(|e| u32::from_be_bytes([e[2], e[3], e[4], e[5]]))
+    };
+    (setting(4), setting(5))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_peers_announce_frames_and_windows_sized_for_block_payloads() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let expected = (
+        Some(ain_rs::grpc::WINDOW_SIZE),
+        Some(ain_rs::grpc::MAX_FRAME_SIZE),
+    );
+    // The server's settings.
+    let s = start().await;
+    let mut conn = tokio::net::TcpStream::connect(s.grpc).await.unwrap();
+    conn.write_all(PREFACE).await.unwrap();
+    conn.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    assert_eq!(window_and_frame_size(&mut conn).await, expected, "server");
+    // The client's.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("grpc://{}", listener.local_addr().unwrap());
+    let client =
+        tokio::spawn(async move { Connection::connect(&url, Duration::from_secs(5), None).await });
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut preface = [0u8; 24];
+    conn.read_exact(&mut preface).await.unwrap();
+    assert_eq!(&preface, PREFACE);
+    assert_eq!(window_and_frame_size(&mut conn).await, expected, "client");
+    client.abort();
 }
 
 /// A getBlock input that records when it is freed.

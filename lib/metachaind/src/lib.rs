@@ -180,7 +180,7 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .build_v1alpha()
             .context("gRPC reflection")?;
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let router = tonic::transport::Server::builder()
+        let router = ain_rs::grpc::server_builder()
             .timeout(cfg.options.call_timeout)
             .add_service(ain_rs::metachain_grpc_server(
                 svc.clone(),
