@@ -17,7 +17,9 @@ std::optional<CAmount> CheckedAdd(CAmount a, CAmount b);
 
 // "12.34500000"
 std::string FormatMoney(CAmount v);
-// Exact parse of a decimal coin amount with at most 8 decimals ("0.1", "5").
-std::optional<CAmount> ParseMoney(const std::string& text);
+// Exact parse of a decimal coin amount ("0.1", "5", "1e-8", "1.5E+3") in
+// [0, MAX_MONEY] with no non-zero digit past the 8th decimal; never through
+// a double. On failure `why` (if given) says what is wrong.
+std::optional<CAmount> ParseMoney(const std::string& text, std::string* why = nullptr);
 
 #endif // DEFI_AMOUNT_H

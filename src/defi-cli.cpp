@@ -73,6 +73,13 @@ std::pair<int, std::string> Post(const std::string& host, const std::string& por
     return {std::atoi(resp.c_str() + sp + 1), resp.substr(split + 4)};
 }
 
+// Writes `text` and a newline whole, NULs included.
+void Print(std::FILE* f, const std::string& text)
+{
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fputc('\n', f);
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
@@ -123,8 +130,9 @@ int main(int argc, char* argv[])
     json params_json = json::array();
     for (int i = first + 1; i < argc; ++i) {
         try {
-            params_json.push_back(json::parse(argv[i]));
-        } catch (const json::parse_error&) {
+            params_json.push_back(ParseJSON(argv[i]));
+        } catch (const JSONError&) {
+            // Not JSON (or a number no double holds): the server gets the text.
             params_json.push_back(std::string(argv[i]));
         }
     }
@@ -133,7 +141,7 @@ int main(int argc, char* argv[])
     const std::string port = args.Get("-rpcport", std::to_string(params.default_rpc_port));
     std::pair<int, std::string> resp;
     try {
-        resp = Post(host, port, auth, req.dump());
+        resp = Post(host, port, auth, WriteJSON(req));
     } catch (const std::exception&) {
         std::fprintf(stderr, "error: Could not connect to the server %s:%s\n\nMake sure the defid server is running.\n",
                      host.c_str(), port.c_str());
@@ -145,21 +153,29 @@ int main(int argc, char* argv[])
     }
     json reply;
     try {
-        reply = ParseJSONKeepNumbers(resp.second);
-    } catch (const json::parse_error&) {
-        std::fprintf(stderr, "error: server returned HTTP %d: %s\n", resp.first, resp.second.c_str());
+        reply = ParseJSON(resp.second);
+    } catch (const JSONError&) {
+    }
+    if (!reply.is_object() || !reply.contains("result") || !reply.contains("error")) {
+        std::fprintf(stderr, "error: server returned HTTP %d: ", resp.first);
+        Print(stderr, resp.second);
         return EXIT_FAILURE;
     }
-    if (!reply["error"].is_null()) {
-        std::fprintf(stderr, "error code: %d\nerror message:\n%s\n", reply["error"]["code"].get<int>(),
-                     reply["error"]["message"].get<std::string>().c_str());
+    const json& rpc_error = reply["error"];
+    if (!rpc_error.is_null()) {
+        const json code = rpc_error.is_object() && rpc_error.contains("code") ? rpc_error["code"] : json(nullptr);
+        const json message = rpc_error.is_object() && rpc_error.contains("message") ? rpc_error["message"] : rpc_error;
+        std::fprintf(stderr, "error code: ");
+        Print(stderr, WriteJSON(code));
+        std::fprintf(stderr, "error message:\n");
+        Print(stderr, message.is_string() ? message.get<std::string>() : WriteJSON(message));
         return EXIT_FAILURE;
     }
     const json& result = reply["result"];
     if (result.is_string()) {
-        std::printf("%s\n", result.get<std::string>().c_str());
+        Print(stdout, result.get<std::string>());
     } else if (!result.is_null()) {
-        std::printf("%s\n", WriteJSON(result, 2).c_str());
+        Print(stdout, WriteJSON(result, 2));
     }
     return EXIT_SUCCESS;
 }

@@ -55,6 +55,10 @@ void SetupArgs(ArgsManager& args)
     args.AddArg("-rpcport=<port>", "JSON-RPC port (default: 8554, regtest: 19554)");
     args.AddArg("-rpcuser=<user>", "JSON-RPC user (default: cookie authentication)");
     args.AddArg("-rpcpassword=<pw>", "JSON-RPC password (default: cookie authentication)");
+    args.AddArg("-rpcbatchlimit=<n>", "Most requests in one JSON-RPC batch (default: 1000)");
+    args.AddArg("-rpcbatchwork=<n>",
+                "Most work units one JSON-RPC request or batch may use: a call is 1, generatetoaddress 1 per block "
+                "(default: 10000)");
     args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>)");
     args.AddArg("-meta_rpc=<url>", "Use a metachaind at grpc://host:port or http://host:port");
     args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
@@ -255,9 +259,16 @@ int main(int argc, char* argv[])
     const std::filesystem::path cookie = datadir / ".cookie";
     std::unique_ptr<HTTPRPCServer> server;
     try {
-        const long port = std::stol(args.Get("-rpcport", std::to_string(params.default_rpc_port)));
-        if (port <= 0 || port > 65535) throw std::runtime_error("-rpcport out of range");
+        int64_t port = 0, batch = 0, work = 0;
+        std::string bad;
+        if (!args.GetInt("-rpcport", params.default_rpc_port, 1, 65535, port, bad) ||
+            !args.GetInt("-rpcbatchlimit", 1000, 1, 1000000, batch, bad) ||
+            !args.GetInt("-rpcbatchwork", 10000, 1, 1000000000, work, bad)) {
+            throw std::runtime_error(bad);
+        }
         rpc.port = static_cast<uint16_t>(port);
+        rpc.limits.max_batch = static_cast<size_t>(batch);
+        rpc.limits.max_work = static_cast<uint64_t>(work);
         if (args.IsSet("-rpcpassword")) {
             rpc.user = args.Get("-rpcuser");
             rpc.password = args.Get("-rpcpassword");

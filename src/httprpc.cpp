@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 namespace {
 
@@ -27,19 +28,54 @@ json ErrorReply(const json& id, int code, const std::string& message, bool v2)
     return reply;
 }
 
-// One request object; `status` gets bitcoind's legacy HTTP status for errors.
-json HandleOne(NodeContext& node, const RPCTable& table, const json& req, int& status)
+// bitcoind's HTTP status for a legacy (1.0) error; 2.0 replies are all 200.
+int LegacyStatus(int code)
 {
-    const bool v2 = req.is_object() && req.value("jsonrpc", "") == "2.0";
-    const json id = req.is_object() && req.contains("id") ? req["id"] : json(nullptr);
-    if (!req.is_object() || !req.contains("method") || !req["method"].is_string()) {
+    if (code == RPC_METHOD_NOT_FOUND) return 404;
+    if (code == RPC_INVALID_REQUEST) return 400;
+    return 500;
+}
+
+bool ValidId(const json& id)
+{
+    return id.is_null() || id.is_string() || id.is_number() || RawNumberText(id).has_value();
+}
+
+// One request object. Returns its reply, or nullopt for a notification;
+// `status` gets the HTTP status a lone request would have.
+std::optional<json> HandleOne(NodeContext& node, const RPCTable& table, const json& req, int& status, uint64_t& budget)
+{
+    status = 200;
+    const auto refuse = [&status](const std::string& why) {
         status = 400;
-        return ErrorReply(id, RPC_INVALID_REQUEST, "Invalid Request object", v2);
+        return ErrorReply(nullptr, RPC_INVALID_REQUEST, "Invalid Request: " + why, false);
+    };
+    if (!req.is_object()) return refuse("not an object");
+    bool v2 = false;
+    if (const auto it = req.find("jsonrpc"); it != req.end()) {
+        if (!it->is_string() || (*it != "1.0" && *it != "2.0")) {
+            return refuse("jsonrpc must be \"1.0\" or \"2.0\", got " + QuoteForError(*it));
+        }
+        v2 = *it == "2.0";
     }
-    const std::string method = req["method"].get<std::string>();
+    const auto id_it = req.find("id");
+    // JSON-RPC 2.0: a request without an id is a notification and gets no reply.
+    const bool notification = v2 && id_it == req.end();
+    const json id = id_it == req.end() ? json(nullptr) : *id_it;
+    if (!ValidId(id)) return refuse("id must be a string, a number or null");
+    const auto method = req.find("method");
+    if (method == req.end() || !method->is_string()) return refuse("method must be a string");
+    const auto params = req.find("params");
+    const auto fail = [&](int code, const std::string& message) -> std::optional<json> {
+        status = v2 ? 200 : LegacyStatus(code);
+        if (notification) return std::nullopt;
+        return ErrorReply(id, code, message, v2);
+    };
     try {
-        const json result = table.Execute(node, method, req.contains("params") ? req["params"] : json::array());
-        json reply = {{"result", result}, {"id", id}};
+        json result =
+            table.Execute(node, method->get<std::string>(), params == req.end() ? json::array() : *params, budget);
+        if (notification) return std::nullopt;
+        json reply = {{"result", std::move(result)}, {"id", id}};
         if (v2) {
             reply["jsonrpc"] = "2.0";
         } else {
@@ -47,32 +83,15 @@ json HandleOne(NodeContext& node, const RPCTable& table, const json& req, int& s
         }
         return reply;
     } catch (const RPCError& e) {
-        status = e.code == RPC_METHOD_NOT_FOUND ? 404 : 500;
-        return ErrorReply(id, e.code, e.what(), v2);
+        return fail(e.code, e.what());
     } catch (const std::exception& e) {
-        status = 500;
-        return ErrorReply(id, RPC_MISC_ERROR, e.what(), v2);
+        // A handler's bug, not the caller's: logged, and the server goes on.
+        LogPrint("RPC " + QuoteForError(*method) + " failed: " + e.what());
+        return fail(RPC_INTERNAL_ERROR, std::string("Internal error: ") + e.what());
+    } catch (...) {
+        LogPrint("RPC " + QuoteForError(*method) + " failed with an unknown exception");
+        return fail(RPC_INTERNAL_ERROR, "Internal error");
     }
-}
-
-std::string Base64Decode(const std::string& in)
-{
-    static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        if (c == '=') break;
-        const auto pos = chars.find(c);
-        if (pos == std::string::npos) return "";
-        acc = acc << 6 | static_cast<uint32_t>(pos);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
-    }
-    return out;
 }
 
 bool ConstantTimeEqual(const std::string& a, const std::string& b)
@@ -86,26 +105,62 @@ bool ConstantTimeEqual(const std::string& a, const std::string& b)
 
 } // namespace
 
-std::pair<int, std::string> HandleJSONRPC(NodeContext& node, const RPCTable& table, const std::string& body)
+std::optional<std::string> DecodeBase64(const std::string& in)
+{
+    static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (in.size() % 4 != 0) return std::nullopt;
+    const size_t pad = in.size() >= 2 && in.compare(in.size() - 2, 2, "==") == 0 ? 2
+                       : !in.empty() && in.back() == '='                         ? 1
+                                                                                 : 0;
+    std::string out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < in.size() - pad; ++i) {
+        const auto pos = chars.find(in[i]);
+        if (pos == std::string::npos) return std::nullopt; // also '=' before the end
+        acc = acc << 6 | static_cast<uint32_t>(pos);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((acc >> bits) & 0xff);
+        }
+    }
+    // The bits left over are padding and must be zero.
+    if (acc & ((1u << bits) - 1)) return std::nullopt;
+    return out;
+}
+
+std::pair<int, std::string> HandleJSONRPC(NodeContext& node, const RPCTable& table, const std::string& body,
+                                          const JSONRPCLimits& limits)
 {
     json req;
     try {
-        req = json::parse(body);
-    } catch (const json::parse_error&) {
-        return {500, ErrorReply(nullptr, RPC_PARSE_ERROR, "Parse error", false).dump()};
+        req = ParseJSON(body);
+    } catch (const JSONError& e) {
+        return {500, WriteJSON(ErrorReply(nullptr, RPC_PARSE_ERROR, std::string("Parse error: ") + e.what(), false))};
     }
+    uint64_t budget = limits.max_work;
     if (req.is_array()) {
+        if (req.empty()) return {400, WriteJSON(ErrorReply(nullptr, RPC_INVALID_REQUEST, "Empty batch", false))};
+        if (req.size() > limits.max_batch) {
+            return {400,
+                    WriteJSON(ErrorReply(nullptr, RPC_INVALID_REQUEST,
+                                         "Batch of " + std::to_string(req.size()) + " requests is over the limit of " +
+                                             std::to_string(limits.max_batch) + " (-rpcbatchlimit)",
+                                         false))};
+        }
         json replies = json::array();
         for (const auto& one : req) {
             int ignored = 200;
-            replies.push_back(HandleOne(node, table, one, ignored));
+            if (auto reply = HandleOne(node, table, one, ignored, budget)) replies.push_back(std::move(*reply));
         }
+        if (replies.empty()) return {204, ""};
         return {200, WriteJSON(replies)};
     }
     int status = 200;
-    json reply = HandleOne(node, table, req, status);
-    if (req.is_object() && req.value("jsonrpc", "") == "2.0") status = 200;
-    return {status, WriteJSON(reply)};
+    const auto reply = HandleOne(node, table, req, status, budget);
+    if (!reply) return {204, ""};
+    return {status, WriteJSON(*reply)};
 }
 
 struct HTTPRPCServer::Impl {
@@ -126,8 +181,9 @@ struct HTTPRPCServer::Impl {
         }
         const char* auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
         const std::string expected = self->config.user + ":" + self->config.password;
-        if (!auth || std::string(auth).rfind("Basic ", 0) != 0 ||
-            !ConstantTimeEqual(Base64Decode(std::string(auth).substr(6)), expected)) {
+        const auto given = auth && std::string(auth).rfind("Basic ", 0) == 0 ? DecodeBase64(std::string(auth).substr(6))
+                                                                             : std::nullopt;
+        if (!given || !ConstantTimeEqual(*given, expected)) {
             LogPrint("RPC: incorrect password attempt");
             evhttp_add_header(out_headers, "WWW-Authenticate", "Basic realm=\"jsonrpc\"");
             evhttp_send_reply(req, 401, "Unauthorized", nullptr);
@@ -136,7 +192,20 @@ struct HTTPRPCServer::Impl {
         evbuffer* in = evhttp_request_get_input_buffer(req);
         std::string body(evbuffer_get_length(in), '\0');
         evbuffer_copyout(in, body.data(), body.size());
-        const auto [status, reply] = HandleJSONRPC(self->node, self->table, body);
+        int status = 500;
+        std::string reply;
+        try {
+            std::tie(status, reply) = HandleJSONRPC(self->node, self->table, body, self->config.limits);
+        } catch (const std::exception& e) {
+            // Out of memory, say: the caller hears it and the server goes on.
+            LogPrint(std::string("RPC request failed: ") + e.what());
+            status = 500;
+            reply = WriteJSON(ErrorReply(nullptr, RPC_INTERNAL_ERROR, "Internal error", false));
+        }
+        if (status == 204) {
+            evhttp_send_reply(req, 204, "No Content", nullptr);
+            return;
+        }
         evhttp_add_header(out_headers, "Content-Type", "application/json");
         evbuffer* out = evbuffer_new();
         evbuffer_add(out, reply.data(), reply.size());

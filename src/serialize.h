@@ -55,8 +55,14 @@ public:
     std::vector<uint8_t> Bytes(size_t max = 64 << 20)
     {
         const uint32_t len = Int<uint32_t>();
-        if (len > max) throw SerializeError("length " + std::to_string(len) + " over limit");
-        Need(len);
+        if (len > m_len - m_pos) {
+            throw SerializeError("truncated: a field claims " + std::to_string(len) + " bytes, " +
+                                 std::to_string(m_len - m_pos) + " remain");
+        }
+        if (len > max) {
+            throw SerializeError("field of " + std::to_string(len) + " bytes, over the limit of " +
+                                 std::to_string(max));
+        }
         std::vector<uint8_t> out(m_in + m_pos, m_in + m_pos + len);
         m_pos += len;
         return out;
@@ -65,6 +71,16 @@ public:
     {
         const auto b = Bytes(max);
         return std::string(b.begin(), b.end());
+    }
+    // A string of printable ASCII (addresses): text from the wire that ends up
+    // in JSON and logs is never arbitrary bytes.
+    std::string Ascii(size_t max)
+    {
+        std::string s = Str(max);
+        for (const char c : s) {
+            if (c < 0x21 || c > 0x7e) throw SerializeError("address field holds a byte that is not printable ASCII");
+        }
+        return s;
     }
     template <size_t N> std::array<uint8_t, N> Fixed()
     {

@@ -23,6 +23,8 @@ void AccountView::Set(const KeyHash& key, const Account& a)
     m_now[key] = a;
 }
 
+const char* const LOCK_ADDRESS_PAID = "pays the lock address, which only a deposittometachain may pay";
+
 std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& params, CAmount& fees)
 {
     if (tx.type == TxType::Coinbase) return "coinbase outside the first position";
@@ -32,6 +34,7 @@ std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams
     if (tx.type == TxType::WithdrawFromMetachain) {
         // The metachain checks the meta signature; here only the native effect.
         if (!to_native) return "invalid native address " + tx.to;
+        if (*to_native == params.lock_address) return LOCK_ADDRESS_PAID;
         if (!DecodeAddress(tx.meta_from, params.meta_hrp)) return "invalid meta address " + tx.meta_from;
         if (tx.fee >= tx.amount) return "withdrawal does not cover its fee";
         Account lock = view.Get(params.lock_address);
@@ -47,6 +50,7 @@ std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams
         KeyHash recipient;
         if (tx.type == TxType::Transfer) {
             if (!to_native) return "invalid native address " + tx.to;
+            if (*to_native == params.lock_address) return LOCK_ADDRESS_PAID;
             recipient = *to_native;
         } else if (tx.type == TxType::DepositToMetachain) {
             if (!DecodeAddress(tx.to, params.meta_hrp)) return "invalid meta address " + tx.to;
@@ -251,6 +255,7 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     if (!reward || coinbase.amount != *reward) return "bad-cb-amount";
     const auto miner = DecodeAddress(coinbase.to, m_params.address_hrp);
     if (!miner) return "bad-cb-address";
+    if (*miner == m_params.lock_address) return std::string("bad-cb-") + LOCK_ADDRESS_PAID;
     Account m = view.Get(*miner);
     const auto credited = CheckedAdd(m.balance, coinbase.amount);
     if (!credited) return "bad-cb-overflow";

@@ -52,6 +52,10 @@ private:
     std::map<KeyHash, Account> m_now, m_before;
 };
 
+// Why a tx or coinbase that pays the lock address is invalid: only a
+// DepositToMetachain may, so its balance always equals the metachain's supply.
+extern const char* const LOCK_ADDRESS_PAID;
+
 // Applies one non-coinbase tx to `view`, adding its fee to `fees`. Returns
 // the reason it is invalid, or "" (and then the view has changed).
 std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& params, CAmount& fees);

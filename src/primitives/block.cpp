@@ -48,6 +48,10 @@ std::vector<uint8_t> CBlock::Serialize() const
 
 CBlock CBlock::Deserialize(const std::vector<uint8_t>& bytes)
 {
+    if (bytes.size() > MAX_BLOCK_SERIALIZED_SIZE) {
+        throw SerializeError("block of " + std::to_string(bytes.size()) + " bytes, over the limit of " +
+                             std::to_string(MAX_BLOCK_SERIALIZED_SIZE));
+    }
     Reader r(bytes);
     CBlock b;
     const auto head = r.Bytes(256);

@@ -22,6 +22,9 @@ struct CBlockHeader {
     uint256 GetHash() const;
 };
 
+// Largest serialized block a node reads, from any source.
+constexpr size_t MAX_BLOCK_SERIALIZED_SIZE = 32 << 20;
+
 struct CBlock {
     CBlockHeader header;
     std::vector<CTransaction> vtx;

@@ -46,11 +46,11 @@ CTransaction ReadTx(Reader& r)
     }
     tx.type = static_cast<TxType>(type);
     tx.from = r.Fixed<33>();
-    tx.to = r.Str(128);
+    tx.to = r.Ascii(128);
     tx.amount = r.Int<int64_t>();
     tx.fee = r.Int<int64_t>();
     tx.nonce = r.Int<uint64_t>();
-    tx.meta_from = r.Str(128);
+    tx.meta_from = r.Ascii(128);
     tx.meta_nonce = r.Int<uint64_t>();
     tx.meta_pubkey = r.Bytes(65);
     tx.meta_signature = r.Bytes(72);

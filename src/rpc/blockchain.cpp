@@ -84,6 +84,15 @@ KeyHash NativeAddressArg(const json& v, const ChainParams& params)
     return *hash;
 }
 
+void RefuseLockAddress(const json& address, const ChainParams& params)
+{
+    if (NativeAddressArg(address, params) == params.lock_address) {
+        throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, address.get<std::string>() +
+                                                       " is the metachain lock address: only deposittometachain "
+                                                       "may pay it");
+    }
+}
+
 uint256 HashArg(const json& v)
 {
     const auto h = ParseHash(v.get<std::string>());
@@ -114,33 +123,31 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
     t.Register({"Blockchain",
                 "getblockhash",
                 "Returns the hash of the active-chain block at a height.",
-                {{"height", RPCArgType::Num, true, "The height index"}},
+                {{"height", RPCArgType::Int, true, "The height index", 0, MAX_HEIGHT}},
                 "\"hex\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-                    const int64_t h = a[0].get<int64_t>();
-                    const CBlockIndex* idx = h < 0 ? nullptr : node.chain->AtHeight(static_cast<uint32_t>(h));
+                    const CBlockIndex* idx = node.chain->AtHeight(static_cast<uint32_t>(a[0].get<int64_t>()));
                     if (!idx) throw RPCError(RPC_INVALID_PARAMETER, "Block height out of range");
                     return HexStr(idx->hash);
                 }});
-    t.Register({"Blockchain",
-                "getblock",
-                "Returns a block: hex for verbosity 0, an object for 1, with tx objects for 2.",
-                {{"blockhash", RPCArgType::Hash, true, "The block hash"},
-                 {"verbosity", RPCArgType::Num, false, "0, 1 or 2 (default 1)"}},
-                "\"hex\" or {hash, confirmations, height, merkleroot, payloadhash, metablockhash, tx, ...}",
-                [](NodeContext& node, const std::vector<json>& a) -> json {
-                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-                    const int verbosity = a[1].is_null() ? 1 : a[1].get<int>();
-                    if (verbosity < 0 || verbosity > 2)
-                        throw RPCError(RPC_INVALID_PARAMETER, "verbosity must be 0, 1 or 2");
-                    const CBlockIndex* idx = node.chain->Lookup(HashArg(a[0]));
-                    if (!idx) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found");
-                    const auto block = node.chain->ReadBlock(idx->hash);
-                    if (!block) throw RPCError(RPC_MISC_ERROR, "Block not available");
-                    if (verbosity == 0) return HexStr(block->Serialize());
-                    return BlockToJSON(*block, *idx, *node.chain, verbosity);
-                }});
+    t.Register(
+        {"Blockchain",
+         "getblock",
+         "Returns a block: hex for verbosity 0, an object for 1, with tx objects for 2.",
+         {{"blockhash", RPCArgType::Hash, true, "The block hash"},
+          {"verbosity", RPCArgType::Int, false, "0 for hex, 1 for an object, 2 with tx objects (default 1)", 0, 2}},
+         "\"hex\" or {hash, confirmations, height, merkleroot, payloadhash, metablockhash, tx, ...}",
+         [](NodeContext& node, const std::vector<json>& a) -> json {
+             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+             const int verbosity = a[1].is_null() ? 1 : static_cast<int>(a[1].get<int64_t>());
+             const CBlockIndex* idx = node.chain->Lookup(HashArg(a[0]));
+             if (!idx) throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Block not found");
+             const auto block = node.chain->ReadBlock(idx->hash);
+             if (!block) throw RPCError(RPC_MISC_ERROR, "Block not available");
+             if (verbosity == 0) return HexStr(block->Serialize());
+             return BlockToJSON(*block, *idx, *node.chain, verbosity);
+         }});
     t.Register({"Blockchain",
                 "getblockchaininfo",
                 "Returns the state of the chain.",
@@ -161,7 +168,7 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
     t.Register({"Blockchain",
                 "getaddressbalance",
                 "Returns the confirmed balance and nonce of any native address.",
-                {{"address", RPCArgType::Str, true, "A native address"}},
+                {{"address", RPCArgType::Address, true, "A native address"}},
                 "{address, balance, nonce}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const KeyHash key = NativeAddressArg(a[0], *node.params);

@@ -135,7 +135,7 @@ void RegisterMetachainRPCCommands(RPCTable& t)
     t.Register({"Metachain",
                 "getmetabalance",
                 "Returns the balance and nonce of a meta address.",
-                {{"metaaddress", RPCArgType::Str, true, "A meta address"}},
+                {{"metaaddress", RPCArgType::MetaAddress, true, "A meta address"}},
                 "{address, balance, nonce}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     MetaAddressArg(a[0], *node.params);
@@ -147,19 +147,19 @@ void RegisterMetachainRPCCommands(RPCTable& t)
     t.Register({"Metachain",
                 "getmetablock",
                 "Returns a metachain block by hash or height.",
-                {{"blockid", RPCArgType::Str, true, "A 64-hex block hash or a height"}},
+                {{"blockid", RPCArgType::BlockId, true, "A 64-hex block hash or a height"}},
                 "{hash, number, parenthash, nativeheight, stateroot, tx, ...}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     mc::MetaGetBlockInput in{};
-                    in.block_id = a[0].is_string() ? a[0].get<std::string>() : a[0].dump();
+                    in.block_id = a[0].get<std::string>();
                     return MetaBlockToJSON(CallMeta([&] { return Meta(node).GetBlock(in); }));
                 }});
     t.Register(
         {"Metachain",
          "deposittometachain",
          "Moves native funds from a wallet address to the lock address; the metachain mints them to a meta address.",
-         {{"from", RPCArgType::Str, true, "A wallet native address paying amount + fee"},
-          {"metaaddress", RPCArgType::Str, true, "The meta address credited"},
+         {{"from", RPCArgType::Address, true, "A wallet native address paying amount + fee"},
+          {"metaaddress", RPCArgType::MetaAddress, true, "The meta address credited"},
           {"amount", RPCArgType::Amount, true, "The amount in coins"}},
          "\"txid\"",
          [](NodeContext& node, const std::vector<json>& a) -> json {
@@ -174,14 +174,14 @@ void RegisterMetachainRPCCommands(RPCTable& t)
          "withdrawfrommetachain",
          "Burns an amount on a wallet meta address; the native address receives it from the lock address, minus "
          "the native fee. A withdrawal the metachain refuses is dropped when mining, with the reason logged.",
-         {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
-          {"nativeto", RPCArgType::Str, true, "The native address credited"},
+         {{"metafrom", RPCArgType::MetaAddress, true, "A wallet meta address"},
+          {"nativeto", RPCArgType::Address, true, "The native address credited"},
           {"amount", RPCArgType::Amount, true, "The amount burned, in coins"}},
          "\"txid\"",
          [](NodeContext& node, const std::vector<json>& a) -> json {
              Meta(node);
              MetaAddressArg(a[0], *node.params);
-             NativeAddressArg(a[1], *node.params);
+             RefuseLockAddress(a[1], *node.params);
              const CAmount amount = PositiveAmount(a[2]);
              const CAmount fee = WalletFee(*node.params);
              if (amount <= fee)
@@ -204,8 +204,8 @@ void RegisterMetachainRPCCommands(RPCTable& t)
     t.Register({"Metachain",
                 "metatransfer",
                 "Signs a transfer with the wallet's meta key and submits it to the metachain mempool.",
-                {{"metafrom", RPCArgType::Str, true, "A wallet meta address"},
-                 {"metato", RPCArgType::Str, true, "The meta address credited"},
+                {{"metafrom", RPCArgType::MetaAddress, true, "A wallet meta address"},
+                 {"metato", RPCArgType::MetaAddress, true, "The meta address credited"},
                  {"amount", RPCArgType::Amount, true, "The amount in coins"}},
                 "\"metatxhash\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {

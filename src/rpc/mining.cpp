@@ -5,6 +5,7 @@
 #include <util/logging.h>
 #include <validation.h>
 
+#include <algorithm>
 #include <chrono>
 
 static int64_t Now()
@@ -18,14 +19,12 @@ void RegisterMiningRPCCommands(RPCTable& t)
     t.Register({"Mining",
                 "generatetoaddress",
                 "Mines blocks immediately to an address (regtest).",
-                {{"nblocks", RPCArgType::Num, true, "How many blocks"},
-                 {"address", RPCArgType::Str, true, "The address to send the rewards to"}},
+                {{"nblocks", RPCArgType::Int, true, "How many blocks", 0, MAX_GENERATE},
+                 {"address", RPCArgType::Address, true, "The address to send the rewards to"}},
                 "[\"blockhash\", ...]",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const int64_t n = a[0].get<int64_t>();
-                    if (n < 0 || n > 10000)
-                        throw RPCError(RPC_INVALID_PARAMETER, "nblocks must be between 0 and 10000");
-                    NativeAddressArg(a[1], *node.params);
+                    RefuseLockAddress(a[1], *node.params);
                     json hashes = json::array();
                     for (int64_t i = 0; i < n; ++i) {
                         const CBlock block = CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), Now());
@@ -34,11 +33,14 @@ void RegisterMiningRPCCommands(RPCTable& t)
                         hashes.push_back(HexStr(block.GetHash()));
                     }
                     return hashes;
+                },
+                [](const std::vector<json>& a) -> uint64_t {
+                    return std::max<uint64_t>(1, static_cast<uint64_t>(a[0].get<int64_t>()));
                 }});
     t.Register({"Mining",
                 "submitblock",
                 "Submits a serialized block (hex) to the node.",
-                {{"hexdata", RPCArgType::Str, true, "The block as hex"}},
+                {{"hexdata", RPCArgType::Hex, true, "The block as hex", 0, 0, MAX_BLOCK_SERIALIZED_SIZE}},
                 "null when accepted, else the rejection reason",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto block = DecodeHexArg<CBlock>(a[0], "Block");

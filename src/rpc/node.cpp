@@ -10,11 +10,18 @@ void RegisterNodeRPCCommands(RPCTable& t)
     t.Register({"Control",
                 "help",
                 "Lists all commands, or shows help for one.",
-                {{"command", RPCArgType::Str, false, "The command to describe"}},
+                {{"command", RPCArgType::Str, false, "The command to describe", 0, 0, 64}},
                 "\"text\"",
                 [](NodeContext&, const std::vector<json>& a) -> json {
                     return g_table->Help(a[0].is_null() ? "" : a[0].get<std::string>());
                 }});
+    t.Register({"Control",
+                "getrpcschema",
+                "Returns every command's declared arguments (name, type, whether required, range), so clients "
+                "can generate calls and checks.",
+                {},
+                "{methods: [{name, category, args: [{name, type, required, min, max, maxlength}]}]}",
+                [](NodeContext&, const std::vector<json>&) -> json { return g_table->Schema(); }});
     t.Register({"Control",
                 "stop",
                 "Stops the node.",

@@ -9,7 +9,7 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
                 "sendrawtransaction",
                 "Submits a serialized tx (hex) to the mempool, as signed elsewhere. Withdrawals are checked by "
                 "the metachain when a block is built; one it refuses is dropped then.",
-                {{"hexstring", RPCArgType::Str, true, "The tx as hex"}},
+                {{"hexstring", RPCArgType::Hex, true, "The tx as hex", 0, 0, Mempool::MAX_TX_SIZE}},
                 "\"txid\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto tx = DecodeHexArg<CTransaction>(a[0], "TX");
@@ -22,7 +22,7 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
     t.Register({"Rawtransactions",
                 "decoderawtransaction",
                 "Decodes a serialized tx (hex) without submitting it.",
-                {{"hexstring", RPCArgType::Str, true, "The tx as hex"}},
+                {{"hexstring", RPCArgType::Hex, true, "The tx as hex", 0, 0, Mempool::MAX_TX_SIZE}},
                 "{txid, type, from, to, amount, fee, size, ...}",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     return TxToJSON(DecodeHexArg<CTransaction>(a[0], "TX"), *node.params);

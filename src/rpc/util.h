@@ -19,6 +19,11 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
 // A native address argument's key hash; RPC_INVALID_ADDRESS_OR_KEY otherwise.
 KeyHash NativeAddressArg(const json& v, const ChainParams& params);
 uint256 HashArg(const json& v);
+// Refuses a native address argument that is the lock address, which only a
+// DepositToMetachain may pay: RPC_INVALID_ADDRESS_OR_KEY.
+void RefuseLockAddress(const json& address, const ChainParams& params);
+// Most generatetoaddress mines in one call; also its cost in work units.
+constexpr int64_t MAX_GENERATE = 10000;
 // A serialized object argument (hex): T::Deserialize of its bytes;
 // RPC_DESERIALIZATION_ERROR "<what> decode failed: ..." otherwise.
 template <typename T> T DecodeHexArg(const json& v, const std::string& what)

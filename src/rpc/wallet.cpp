@@ -71,11 +71,11 @@ void RegisterWalletRPCCommands(RPCTable& t)
     t.Register({"Wallet",
                 "sendtoaddress",
                 "Sends an amount from the wallet to a native address.",
-                {{"address", RPCArgType::Str, true, "The native address to send to"},
+                {{"address", RPCArgType::Address, true, "The native address to send to"},
                  {"amount", RPCArgType::Amount, true, "The amount in coins"}},
                 "\"txid\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
-                    NativeAddressArg(a[0], *node.params);
+                    RefuseLockAddress(a[0], *node.params);
                     const CAmount amount = AmountFromValue(a[1]);
                     if (amount <= 0) throw RPCError(RPC_TYPE_ERROR, "Amount out of range");
                     return HexStr(

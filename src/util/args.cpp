@@ -1,6 +1,7 @@
 #include <util/args.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 
 void ArgsManager::AddArg(const std::string& spec, const std::string& help)
@@ -91,5 +92,23 @@ bool ArgsManager::ReadConfigFile(const std::string& path, std::string& error)
         value.erase(0, value.find_first_not_of(" \t"));
         m_values.emplace(name, value); // emplace: the command line keeps precedence
     }
+    return true;
+}
+
+bool ArgsManager::GetInt(const std::string& name, int64_t fallback, int64_t min, int64_t max, int64_t& out,
+                         std::string& error) const
+{
+    if (!IsSet(name)) {
+        out = fallback;
+        return true;
+    }
+    const std::string text = Get(name);
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+        error = name + "=" + text + " is not a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+        return false;
+    }
+    out = v;
     return true;
 }

@@ -4,6 +4,7 @@
 #ifndef DEFI_UTIL_ARGS_H
 #define DEFI_UTIL_ARGS_H
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@ public:
     bool IsSet(const std::string& name) const;
     std::string Get(const std::string& name, const std::string& fallback = "") const;
     bool GetBool(const std::string& name, bool fallback) const;
+    // A whole number in [min, max] (exactly: no sign games, no trailing
+    // text); `fallback` when unset. Returns false with `error` otherwise.
+    bool GetInt(const std::string& name, int64_t fallback, int64_t min, int64_t max, int64_t& out,
+                std::string& error) const;
     std::string HelpText() const;
     // Reads `key=value` lines (# comments) from a config file; values given
     // on the command line win. Returns false with `error` on a bad line or key.

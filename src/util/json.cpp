@@ -6,7 +6,12 @@ namespace {
 // The binary subtype that marks a raw number; JSON text never yields binary.
 constexpr std::uint64_t RAW_NUMBER = 0x6e;
 
-bool IsRawNumber(const json& v) { return v.is_binary() && v.get_binary().subtype() == RAW_NUMBER; }
+bool IsRawNumber(const json& v)
+{
+    return v.is_binary() && v.get_binary().has_subtype() && v.get_binary().subtype() == RAW_NUMBER;
+}
+
+std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 void Write(const json& v, int indent, int depth, std::string& out)
 {
@@ -24,7 +29,7 @@ void Write(const json& v, int indent, int depth, std::string& out)
             if (!first) out += ',';
             first = false;
             newline(depth + 1);
-            out += json(key).dump();
+            out += Dump(json(key));
             out += indent < 0 ? ":" : ": ";
             Write(item, indent, depth + 1, out);
         }
@@ -42,14 +47,17 @@ void Write(const json& v, int indent, int depth, std::string& out)
         newline(depth);
         out += ']';
     } else {
-        out += v.dump();
+        out += Dump(v);
     }
 }
 
-// Builds the tree as json::parse does, but keeps fractional numbers' text.
+// Builds the tree as json::parse does, but keeps every number that is not an
+// int64 or uint64 as its text, and stops at a nesting limit.
 class KeepNumbers : public nlohmann::json_sax<json> {
 public:
+    explicit KeepNumbers(size_t max_depth) : m_max_depth(max_depth) {}
     json root;
+    std::string error;
 
     bool null() override { return Add(nullptr); }
     bool boolean(bool v) override { return Add(v); }
@@ -67,7 +75,16 @@ public:
     bool end_object() override { return Close(); }
     bool start_array(std::size_t) override { return Open(json::array()); }
     bool end_array() override { return Close(); }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override
+    {
+        // Drop nlohmann's "[json.exception.parse_error.101] " tag.
+        std::string what = e.what();
+        if (const auto end = what.find("] "); what.rfind("[json.exception", 0) == 0 && end != std::string::npos) {
+            what.erase(0, end + 2);
+        }
+        error = what;
+        return false;
+    }
 
 private:
     json* Place(json v)
@@ -90,6 +107,10 @@ private:
     }
     bool Open(json v)
     {
+        if (m_stack.size() >= m_max_depth) {
+            error = "nesting deeper than " + std::to_string(m_max_depth) + " levels";
+            return false;
+        }
         m_stack.push_back(Place(std::move(v)));
         return true;
     }
@@ -99,6 +120,7 @@ private:
         return true;
     }
 
+    size_t m_max_depth;
     std::vector<json*> m_stack;
     std::string m_key;
 };
@@ -116,10 +138,22 @@ std::string WriteJSON(const json& v, int indent)
     return out;
 }
 
-json ParseJSONKeepNumbers(const std::string& text)
+std::optional<std::string> RawNumberText(const json& v)
 {
-    KeepNumbers sax;
-    // On bad text, json::parse throws the same error, with its position.
-    if (!json::sax_parse(text, &sax)) return json::parse(text);
+    if (!IsRawNumber(v)) return std::nullopt;
+    return std::string(v.get_binary().begin(), v.get_binary().end());
+}
+
+json ParseJSON(const std::string& text, size_t max_depth)
+{
+    KeepNumbers sax(max_depth);
+    if (!json::sax_parse(text, &sax)) throw JSONError(sax.error.empty() ? "invalid JSON" : sax.error);
     return std::move(sax.root);
+}
+
+std::string QuoteForError(const json& v, size_t max)
+{
+    std::string text = WriteJSON(v);
+    if (text.size() > max) text = text.substr(0, max) + "...";
+    return text;
 }
