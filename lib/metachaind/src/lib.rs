@@ -17,6 +17,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+pub mod envelope;
+
 /// Default open connections allowed per transport.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
 
@@ -205,6 +207,10 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .max_request_body_size(size)
             .max_response_body_size(size)
             .max_connections(cfg.max_connections)
+            // A backstop: the envelope layer refuses larger batches first.
+            .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+                envelope::MAX_BATCH as u32,
+            ))
             .build();
         let server = jsonrpsee::server::Server::builder()
             .set_config(config)
@@ -214,7 +220,8 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
                         secret: cfg.options.auth.clone(),
                         mode: AuthMode::Check,
                     })
-                    .map_response(close_after_refused_body),
+                    .map_response(close_after_refused_body)
+                    .layer(envelope::EnvelopeLayer { max_body: size }),
             )
             .build(addr)
             .await

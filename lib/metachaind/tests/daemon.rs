@@ -228,20 +228,25 @@ async fn control_rpcs_need_a_valid_fresh_token_queries_do_not() {
 
 /// A minimal HTTP/1.1 POST, to send exactly the bytes a test needs.
 async fn http_post(url: &str, body: &str, token: Option<&str>) -> String {
+    http_post_bytes(url, body.as_bytes(), token).await
+}
+
+async fn http_post_bytes(url: &str, body: &[u8], token: Option<&str>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let authority = url.trim_start_matches("http://");
     let mut s = tokio::net::TcpStream::connect(authority).await.unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n",
         body.len()
     );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out).await;
-    out
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -578,4 +583,253 @@ async fn connections_over_the_limit_are_refused_and_the_server_lives_on() {
         }
         assert!(served, "{url}: the freed slot was never reused");
     }
+}
+
+/// Posts `body` and returns the HTTP status and the body.
+async fn post_status(url: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+    let raw = http_post_bytes(url, body, token).await;
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+/// Posts `body` and returns the JSON reply, which must come with HTTP 200.
+async fn post_json(url: &str, body: &[u8]) -> serde_json::Value {
+    let (status, text) = post_status(url, body, None).await;
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"))
+}
+
+fn rpc_error(id: serde_json::Value, code: i64, message: &str) -> serde_json::Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+const BAD_ID: &str = "Invalid request: \"id\" must be a string, an integer from 0 to 18446744073709551615 or null, got ";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_jsonrpsee_cannot_answer_gets_a_json_rpc_error_not_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &[]);
+    let tip = d.client(&d.http, None).await;
+    let before = tip.meta_get_tip(MetaGetTipInput {}).await.unwrap();
+    let null = serde_json::Value::Null;
+    let cases: Vec<(String, serde_json::Value)> = vec![
+        (
+            "{}".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}an object")),
+        ),
+        (
+            "[1]".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}an array")),
+        ),
+        (
+            "1.5".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}a number")),
+        ),
+        (
+            "1.0".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}a number")),
+        ),
+        (
+            "-1".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}a number")),
+        ),
+        (
+            "18446744073709551616".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}a number")),
+        ),
+        (
+            "true".into(),
+            rpc_error(null.clone(), -32600, &format!("{BAD_ID}a boolean")),
+        ),
+    ];
+    for (id, expected) in cases {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"meta_getTip","params":[]}}"#);
+        assert_eq!(
+            post_json(&d.http, body.as_bytes()).await,
+            expected,
+            "id {id}"
+        );
+    }
+    // The ids jsonrpsee can echo still work, up to 2^64-1.
+    for id in ["18446744073709551615", "0", "\"x\"", "null"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"meta_getTip"}}"#);
+        let reply = post_json(&d.http, body.as_bytes()).await;
+        assert_eq!(reply["id"].to_string(), id);
+        assert_eq!(reply["result"]["hash"], before.hash.as_str());
+    }
+    let bad_version = [
+        (r#""3.0""#, serde_json::json!(5)),
+        ("2", serde_json::json!(5)),
+        ("null", serde_json::json!(5)),
+    ];
+    for (version, id) in bad_version {
+        let body = format!(r#"{{"jsonrpc":{version},"id":5,"method":"meta_getTip","params":[]}}"#);
+        assert_eq!(
+            post_json(&d.http, body.as_bytes()).await,
+            rpc_error(
+                id,
+                -32600,
+                "Invalid request: \"jsonrpc\" must be the string \"2.0\""
+            ),
+            "jsonrpc {version}"
+        );
+    }
+    let body = br#"{"jsonrpc":"2.0","id":"a","method":"meta_getTip","params":7}"#;
+    assert_eq!(
+        post_json(&d.http, body).await,
+        rpc_error(
+            serde_json::json!("a"),
+            -32600,
+            "Invalid request: \"params\" must be an array or an object, got a number"
+        )
+    );
+    assert_eq!(tip.meta_get_tip(MetaGetTipInput {}).await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_is_a_parse_error_and_the_server_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &[]);
+    let deep = format!("{}{}", "[".repeat(40_000), "]".repeat(40_000));
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"meta_getTip","params":{}{}}}"#,
+        "{\"a\":".repeat(40_000),
+        "}".repeat(40_000)
+    );
+    let cases: Vec<(Vec<u8>, &str)> =
+        vec![
+        (b"{".to_vec(), "Parse error: EOF while parsing an object at line 1 column 1"),
+        (b"{]".to_vec(), "Parse error: key must be a string at line 1 column 2"),
+        (
+            br#"{"jsonrpc":"2.0","id":1,"method":"meta_getBlock","params":[{"blockId":1e400}]}"#
+                .to_vec(),
+            "Parse error: number out of range at line 1 column 75",
+        ),
+        (
+            deep.into_bytes(),
+            "Parse error: JSON nested deeper than 100 levels at line 1 column 101",
+        ),
+        (
+            deep_params.into_bytes(),
+            "Parse error: JSON nested deeper than 100 levels at line 1 column 552",
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"meta_getTip\xff\"}".to_vec(),
+            "Parse error: invalid unicode code point at line 1 column 46",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(
+            post_json(&d.http, &body).await,
+            rpc_error(serde_json::Value::Null, -32700, message)
+        );
+    }
+    assert_eq!(
+        post_json(&d.http, b"\"meta_getTip\"").await,
+        rpc_error(
+            serde_json::Value::Null,
+            -32600,
+            "Invalid request: expected a request object or a batch array"
+        )
+    );
+    let c = d.client(&d.http, None).await;
+    assert_eq!(c.meta_get_tip(MetaGetTipInput {}).await.unwrap().number, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_get_no_reply_and_are_not_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &[]);
+    let c = d.client(&d.http, Some(d.secret())).await;
+    let m = c.meta_mint_block(mint_input(1, 2)).await.unwrap();
+    let input = MetaConnectBlockInput {
+        payload: m.payload.clone(),
+        context: mint_input(1, 0).context,
+        native_txs_hash: ain_rs::native_txs_hash(&mint_input(1, 2).txs).to_vec(),
+    };
+    let params = serde_json::to_string(&input).unwrap();
+    let token = d.secret().token();
+    let notification = format!(
+        r#"{{"jsonrpc":"2.0","method":"metaConsensusRpc_connectBlock","params":[{params}]}}"#
+    );
+    let batch = format!("[{notification},{notification}]");
+    for body in [&notification, &batch] {
+        assert_eq!(
+            post_status(&d.http, body.as_bytes(), Some(&token)).await,
+            (204, String::new())
+        );
+    }
+    assert_eq!(c.meta_get_tip(MetaGetTipInput {}).await.unwrap().number, 0);
+    // The same request with an id connects.
+    let call = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"metaConsensusRpc_connectBlock","params":[{params}]}}"#
+    );
+    let (status, reply) = post_status(&d.http, call.as_bytes(), Some(&token)).await;
+    assert_eq!(status, 200);
+    assert!(reply.contains(&m.block_hash), "{reply}");
+    assert_eq!(c.meta_get_tip(MetaGetTipInput {}).await.unwrap().number, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_serve_their_good_requests_and_answer_each_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &[]);
+    let null = serde_json::Value::Null;
+    assert_eq!(
+        post_json(&d.http, b"[]").await,
+        rpc_error(null.clone(), -32600, "Invalid request: empty batch")
+    );
+    assert_eq!(
+        post_json(&d.http, b" [1, \"x\"] ").await,
+        serde_json::json!([
+            rpc_error(
+                null.clone(),
+                -32600,
+                "Invalid request: a request must be an object"
+            ),
+            rpc_error(
+                null.clone(),
+                -32600,
+                "Invalid request: a request must be an object"
+            ),
+        ])
+    );
+    let version = r#"{"jsonrpc":"2.0","id":7,"method":"meta_getVersion"}"#;
+    let mixed = format!(
+        r#"[{version},{{"jsonrpc":"2.0","id":{{}},"method":"meta_getVersion"}},{{"jsonrpc":"2.0","method":"meta_getVersion"}},{{"jsonrpc":"1.0","id":8,"method":"meta_getVersion"}}]"#
+    );
+    let reply = post_json(&d.http, mixed.as_bytes()).await;
+    let items = reply.as_array().unwrap();
+    assert_eq!(items.len(), 3, "{reply}");
+    assert_eq!(items[0]["id"], 7);
+    assert_eq!(items[0]["result"]["version"], metachain::VERSION);
+    assert_eq!(
+        items[1],
+        rpc_error(null.clone(), -32600, &format!("{BAD_ID}an object"))
+    );
+    assert_eq!(
+        items[2],
+        rpc_error(
+            serde_json::json!(8),
+            -32600,
+            "Invalid request: \"jsonrpc\" must be the string \"2.0\""
+        )
+    );
+    // The cap, and one under it.
+    let batch = |n: usize| format!("[{}]", vec![version; n].join(","));
+    assert_eq!(
+        post_json(&d.http, batch(1001).as_bytes()).await,
+        rpc_error(
+            null,
+            -32004,
+            "batch of 1001 requests is over the limit of 1000"
+        )
+    );
+    let reply = post_json(&d.http, batch(1000).as_bytes()).await;
+    assert_eq!(reply.as_array().unwrap().len(), 1000);
 }
