@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's one entry point: ./make.sh deps|build|patch-codegen|run|test|bench|lint|clean
+# The project's one entry point: ./make.sh deps|build|patch-codegen|run|test|bench|lint|fuzz|clean
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -7,7 +7,7 @@ cd "$ROOT"
 BUILD_DIR="$ROOT/build"
 # Debian packages the build and the tests need.
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3 libleveldb-dev libsecp256k1-dev
-    libssl-dev nlohmann-json3-dev libevent-dev clang-format)
+    libssl-dev nlohmann-json3-dev libevent-dev clang-format clang libclang-rt-14-dev)
 # Python modules the functional tests import, as module:pip-package.
 PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets
     ecdsa:ecdsa)
@@ -120,6 +120,77 @@ cmd_bench() {
     cargo bench --locked -p metachain --bench engine
 }
 
+FUZZ_DIR="$ROOT/build-fuzz"
+# The C++ libFuzzer targets (src/fuzz/<name>.cpp, seeds in test/fuzz/corpus/<name>/).
+FUZZ_TARGETS=(tx_deserialize block_deserialize amount_parse jsonrpc_request)
+
+# Runs one libFuzzer binary for $2 seconds on a copy of corpus $3; prints its
+# execs and execs/s; a crash input is kept in build-fuzz/crashes/<name>/.
+fuzz_one() {
+    local name="$1" seconds="$2" corpus="$3"
+    shift 3
+    local work="$FUZZ_DIR/run/$name" crashes="$FUZZ_DIR/crashes/$name" out="$FUZZ_DIR/logs/$name.log"
+    rm -rf "$work"
+    mkdir -p "$work" "$crashes" "$FUZZ_DIR/logs"
+    [ -d "$corpus" ] && cp -R "$corpus/." "$work/"
+    local rc=0
+    "$@" "$work" -max_total_time="$seconds" -timeout=30 -print_final_stats=1 -artifact_prefix="$crashes/" \
+        >"$out" 2>&1 || rc=$?
+    local execs rate
+    execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -1)"
+    rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out" | tail -1)"
+    printf '%-24s %12s execs %10s execs/s  %s\n' "$name" "${execs:-?}" "${rate:-?}" "$( ((rc)) && echo FAILED || echo ok)"
+    if ((rc)); then
+        grep -E 'ERROR|assertion failed|Test unit written to|deadly signal|uncaught' "$out" | head -20 >&2 || true
+        printf '  log: %s\n  crash input kept in: %s\n' "${out#"$ROOT"/}" "${crashes#"$ROOT"/}/" >&2
+    fi
+    return "$rc"
+}
+
+# ./make.sh fuzz [seconds-per-target]: builds the C++ fuzzers with clang and
+# the sanitizers into build-fuzz/, runs each for the given time (default 60)
+# on a copy of its committed corpus, then the Rust cargo-fuzz targets in fuzz/.
+cmd_fuzz() {
+    local seconds="${1:-60}" failed=()
+    [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "fuzz: seconds per target must be a positive whole number, got '$seconds'"
+    cmd_deps
+    if [ ! -f "$(depends_dir)/lib/libain.a" ]; then
+        log "cargo build (release): libain.a for the fuzzers"
+        cargo build --release --locked -p ain-rs-exports
+        cmd_patch_codegen
+    fi
+    log "cmake build of the fuzzers (clang, libFuzzer + ASan + UBSan) in ${FUZZ_DIR#"$ROOT"/}"
+    cmake -S "$ROOT/src" -B "$FUZZ_DIR" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DDEFI_FUZZ=ON -DDEPENDS_DIR="$(depends_dir)" >/dev/null
+    cmake --build "$FUZZ_DIR" --target fuzz
+    log "C++ fuzz targets, ${seconds}s each"
+    for t in "${FUZZ_TARGETS[@]}"; do
+        local dict=()
+        [ -f "$ROOT/test/fuzz/$t.dict" ] && dict=(-dict="$ROOT/test/fuzz/$t.dict")
+        fuzz_one "$t" "$seconds" "$ROOT/test/fuzz/corpus/$t" "$FUZZ_DIR/fuzz/$t" "${dict[@]}" || failed+=("$t")
+    done
+    # HOOK for the Rust side: the cargo-fuzz targets in fuzz/ (see fuzz/README.md).
+    # Every target `cargo fuzz list` names runs for the same time on a copy of
+    # fuzz/corpus/<target>.
+    if [ -d "$ROOT/fuzz" ]; then
+        command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+        log "Rust cargo-fuzz targets, ${seconds}s each"
+        local rust_targets
+        rust_targets="$(cd "$ROOT/fuzz" && cargo fuzz list)" || die "cargo fuzz list failed in fuzz/"
+        for t in $rust_targets; do
+            (cd "$ROOT/fuzz" && cargo fuzz build "$t") || { failed+=("rust:$t"); continue; }
+            local bin
+            bin="$(ls -t "$ROOT"/fuzz/target/*/release/"$t" 2>/dev/null | head -1)"
+            [ -x "$bin" ] || { echo "no binary for cargo-fuzz target $t" >&2; failed+=("rust:$t"); continue; }
+            fuzz_one "rust_$t" "$seconds" "$ROOT/fuzz/corpus/$t" "$bin" || failed+=("rust:$t")
+        done
+    else
+        log "no fuzz/ directory: no Rust fuzz targets to run"
+    fi
+    ((${#failed[@]} == 0)) || die "fuzz: crashes or failures in: ${failed[*]} (inputs kept in ${FUZZ_DIR#"$ROOT"/}/crashes/)"
+    log "fuzz: no crash in ${#FUZZ_TARGETS[@]} C++ targets"
+}
+
 cmd_clean() {
     rm -rf "$BUILD_DIR" "$ROOT"/depends/*/
     cargo clean
@@ -133,6 +204,7 @@ case "${1:-}" in
     test) cmd_test ;;
     bench) cmd_bench ;;
     lint) cmd_lint ;;
+    fuzz) shift; cmd_fuzz "$@" ;;
     clean) cmd_clean ;;
-    *) echo "usage: ./make.sh deps|build|patch-codegen|run|test|bench|lint|clean" >&2; exit 2 ;;
+    *) echo "usage: ./make.sh deps|build|patch-codegen|run|test|bench|lint|fuzz [seconds]|clean" >&2; exit 2 ;;
 esac
