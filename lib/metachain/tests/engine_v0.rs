@@ -231,3 +231,45 @@ fn a_payload_must_match_the_native_blocks_deposits_and_withdrawals() {
     }
     assert!(attempt(genuine).is_ok());
 }
+
+#[test]
+fn get_block_takes_only_a_hash_or_a_canonical_height() {
+    use ain_rs::{ErrorCode, MetachainService};
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let m = advance(&engine, vec![deposit(&addr(1), 5, "t1")]);
+    let tip = engine.tip();
+    let get = |id: &str| {
+        engine.meta_get_block(MetaGetBlockInput {
+            block_id: id.to_string(),
+        })
+    };
+    assert_eq!(get("1").unwrap().hash, m.block_hash);
+    assert_eq!(get(&m.block_hash).unwrap().hash, m.block_hash);
+    assert_eq!(
+        get(&m.block_hash.to_uppercase()).unwrap().hash,
+        m.block_hash
+    );
+    // Once read as block 1 or block 0; now refused, naming what is accepted.
+    for id in [
+        "+1",
+        "01",
+        "00",
+        &"0".repeat(63),
+        &"0".repeat(65),
+        " 1",
+        "1e0",
+    ] {
+        let e = get(id).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument, "{id:?}: {e:?}");
+        assert!(
+            e.message.contains("64 hex digits") && e.message.contains("decimal"),
+            "{e:?}"
+        );
+    }
+    // Well-formed but absent is NotFound, not InvalidArgument.
+    assert_eq!(get("2").unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(get(&"0".repeat(64)).unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(engine.tip(), tip);
+    engine.check_integrity().unwrap();
+}
