@@ -26,15 +26,17 @@ std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts
         return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
     if (Contains(tx.GetHash())) return "txn-already-in-mempool";
     if (m_txs.size() >= MAX_TXS) return "mempool full";
-    // Apply the sender's pending txs first, then this one.
-    const KeyHash sender = HashPubKey(tx.from);
+    // Apply the sender's pending txs first, then this one. The sender is the
+    // same key Insert and Forget use: a withdrawal's meta account.
+    const auto [sender, nonce] = SenderKey(tx);
     AccountView view(accounts);
     CAmount fees = 0;
     if (auto it = m_by_sender.find(sender); it != m_by_sender.end()) {
-        for (const auto& [nonce, txid] : it->second) {
+        if (it->second.count(nonce)) return "txn-mempool-conflict: nonce " + std::to_string(nonce) + " is taken";
+        for (const auto& [pending_nonce, txid] : it->second) {
             if (!ApplyTx(view, m_txs.at(txid), m_params, fees).empty()) return "pending txs no longer apply";
         }
-        if (tx.nonce < view.Get(sender).nonce)
+        if (tx.type != TxType::WithdrawFromMetachain && tx.nonce < view.Get(sender).nonce)
             return "txn-mempool-conflict: nonce " + std::to_string(tx.nonce) + " is taken";
     }
     const auto err = ApplyTx(view, tx, m_params, fees);

@@ -37,6 +37,8 @@ public:
 
     // Admits `tx`; returns "" or why it is refused (nothing changes then).
     std::string Accept(const CTransaction& tx, const AccountLookup& accounts);
+    // Why Accept would refuse `tx` now, or ""; changes nothing.
+    std::string TestAccept(const CTransaction& tx, const AccountLookup& accounts) const { return Check(tx, accounts); }
     bool Contains(const uint256& txid) const { return m_txs.count(txid) > 0; }
     const CTransaction* Get(const uint256& txid) const;
     size_t Size() const { return m_txs.size(); }

@@ -9,7 +9,8 @@
 #include <validation.h>
 #include <wallet/wallet.h>
 
-#include <map>
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 namespace {
@@ -45,20 +46,19 @@ CAmount PositiveAmount(const json& v)
     return amount;
 }
 
-// Next meta nonce the wallet uses for `addr`: past its committed nonce, its
-// transfers in the metachain's mempool (which outlive a restart of defid) and
-// anything this wallet already signed for it.
+// Next meta nonce for `addr`: past its committed nonce, its transfers in the
+// metachain's mempool and its withdrawals in ours. Derived from what is
+// pending, never reserved, so a tx that fails uses up nothing. Call under the
+// chain lock, and submit under it too, so no other call takes the same nonce.
 uint64_t NextMetaNonce(NodeContext& node, const std::string& addr)
 {
-    static std::mutex mutex;
-    static std::map<std::string, uint64_t> next;
     mc::MetaGetBalanceInput in{};
     in.address = addr;
-    const uint64_t pending = CallMeta([&] { return Meta(node).GetBalance(in); }).pending_nonce;
-    std::lock_guard<std::mutex> lock(mutex);
-    uint64_t& n = next[addr];
-    n = std::max(n, pending);
-    return n++;
+    uint64_t next = CallMeta([&] { return Meta(node).GetBalance(in); }).pending_nonce;
+    for (const auto& tx : node.mempool->Ordered()) {
+        if (tx.type == TxType::WithdrawFromMetachain && tx.meta_from == addr) ++next;
+    }
+    return next;
 }
 
 struct MetaSigned {
@@ -104,6 +104,30 @@ json MetaBlockToJSON(const mc::MetaGetBlockResult& r)
 }
 
 } // namespace
+
+void RefuseWhatTheMetachainWould(NodeContext& node, const CTransaction& tx)
+{
+    if (tx.type != TxType::WithdrawFromMetachain) return;
+    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+    // What the miner would hand MintBlock next: the pool's metachain txs, then
+    // this one. Minting never commits, so this is a dry run.
+    CBlock draft;
+    draft.vtx = node.mempool->Ordered();
+    draft.vtx.push_back(tx);
+    const CBlockIndex* tip = node.chain->Tip();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto minted = CallMeta([&] {
+        return Meta(node).MintBlock(
+            MintInput(MetachainTxs(draft, *node.params), tip->height() + 1, std::max<int64_t>(now, tip->header.time)));
+    });
+    const uint256 txid = tx.GetHash();
+    for (const auto& r : minted.refused) {
+        if (r.native_txid.size() == txid.size() && std::equal(txid.begin(), txid.end(), r.native_txid.begin())) {
+            throw RPCError(RPC_VERIFY_REJECTED, "the metachain refuses this withdrawal: " + std::string(r.reason));
+        }
+    }
+}
 
 void RegisterMetachainRPCCommands(RPCTable& t)
 {
@@ -169,38 +193,42 @@ void RegisterMetachainRPCCommands(RPCTable& t)
              const CAmount amount = PositiveAmount(a[2]);
              return HexStr(SendFromWallet(node, TxType::DepositToMetachain, a[1].get<std::string>(), amount, from));
          }});
-    t.Register(
-        {"Metachain",
-         "withdrawfrommetachain",
-         "Burns an amount on a wallet meta address; the native address receives it from the lock address, minus "
-         "the native fee. A withdrawal the metachain refuses is dropped when mining, with the reason logged.",
-         {{"metafrom", RPCArgType::MetaAddress, true, "A wallet meta address"},
-          {"nativeto", RPCArgType::Address, true, "The native address credited"},
-          {"amount", RPCArgType::Amount, true, "The amount burned, in coins"}},
-         "\"txid\"",
-         [](NodeContext& node, const std::vector<json>& a) -> json {
-             Meta(node);
-             MetaAddressArg(a[0], *node.params);
-             RefuseLockAddress(a[1], *node.params);
-             const CAmount amount = PositiveAmount(a[2]);
-             const CAmount fee = WalletFee(*node.params);
-             if (amount <= fee)
-                 throw RPCError(RPC_INVALID_PARAMETER, "Amount does not cover the native fee of " + FormatMoney(fee));
-             CTransaction tx;
-             tx.type = TxType::WithdrawFromMetachain;
-             tx.meta_from = a[0].get<std::string>();
-             tx.to = a[1].get<std::string>();
-             tx.amount = amount;
-             tx.fee = fee;
-             MetaSigned signed_tx = SignMetaTx(node, mc::TxKind::Withdraw, tx.meta_from, tx.to, tx.amount);
-             tx.meta_nonce = signed_tx.nonce;
-             tx.meta_pubkey = std::move(signed_tx.pubkey);
-             tx.meta_signature = std::move(signed_tx.signature);
-             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-             const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
-             if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
-             return HexStr(tx.GetHash());
-         }});
+    t.Register({"Metachain",
+                "withdrawfrommetachain",
+                "Burns an amount on a wallet meta address; the native address receives it from the lock address, minus "
+                "the native fee. A withdrawal the metachain would refuse is refused here, with its reason.",
+                {{"metafrom", RPCArgType::MetaAddress, true, "A wallet meta address"},
+                 {"nativeto", RPCArgType::Address, true, "The native address credited"},
+                 {"amount", RPCArgType::Amount, true, "The amount burned, in coins"}},
+                "\"txid\"",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    Meta(node);
+                    MetaAddressArg(a[0], *node.params);
+                    RefuseLockAddress(a[1], *node.params);
+                    const CAmount amount = PositiveAmount(a[2]);
+                    const CAmount fee = WalletFee(*node.params);
+                    if (amount <= fee)
+                        throw RPCError(RPC_INVALID_PARAMETER,
+                                       "Amount does not cover the native fee of " + FormatMoney(fee));
+                    CTransaction tx;
+                    tx.type = TxType::WithdrawFromMetachain;
+                    tx.meta_from = a[0].get<std::string>();
+                    tx.to = a[1].get<std::string>();
+                    tx.amount = amount;
+                    tx.fee = fee;
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    MetaSigned signed_tx = SignMetaTx(node, mc::TxKind::Withdraw, tx.meta_from, tx.to, tx.amount);
+                    tx.meta_nonce = signed_tx.nonce;
+                    tx.meta_pubkey = std::move(signed_tx.pubkey);
+                    tx.meta_signature = std::move(signed_tx.signature);
+                    const auto accounts = [&node](const KeyHash& k) { return node.chain->GetAccount(k); };
+                    auto err = node.mempool->TestAccept(tx, accounts);
+                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    RefuseWhatTheMetachainWould(node, tx);
+                    err = node.mempool->Accept(tx, accounts);
+                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    return HexStr(tx.GetHash());
+                }});
     t.Register({"Metachain",
                 "metatransfer",
                 "Signs a transfer with the wallet's meta key and submits it to the metachain mempool.",
@@ -213,6 +241,7 @@ void RegisterMetachainRPCCommands(RPCTable& t)
                     MetaAddressArg(a[0], *node.params);
                     MetaAddressArg(a[1], *node.params);
                     const CAmount amount = PositiveAmount(a[2]);
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const MetaSigned signed_tx = SignMetaTx(node, mc::TxKind::Transfer, a[0].get<std::string>(),
                                                             a[1].get<std::string>(), amount);
                     mc::MetaSendTransactionInput in{};

@@ -7,15 +7,18 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
 {
     t.Register({"Rawtransactions",
                 "sendrawtransaction",
-                "Submits a serialized tx (hex) to the mempool, as signed elsewhere. Withdrawals are checked by "
-                "the metachain when a block is built; one it refuses is dropped then.",
+                "Submits a serialized tx (hex) to the mempool, as signed elsewhere. A withdrawal the metachain "
+                "would refuse in the next block is refused, with its reason.",
                 {{"hexstring", RPCArgType::Hex, true, "The tx as hex", 0, 0, Mempool::MAX_TX_SIZE}},
                 "\"txid\"",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto tx = DecodeHexArg<CTransaction>(a[0], "TX");
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-                    const auto err =
-                        node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+                    const auto accounts = [&node](const KeyHash& k) { return node.chain->GetAccount(k); };
+                    auto err = node.mempool->TestAccept(tx, accounts);
+                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    if (node.meta) RefuseWhatTheMetachainWould(node, tx);
+                    err = node.mempool->Accept(tx, accounts);
                     if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
                     return HexStr(tx.GetHash());
                 }});

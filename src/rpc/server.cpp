@@ -166,13 +166,17 @@ json CheckArg(const NodeContext& node, const RPCArg& arg, const json& v)
         }
         break;
     case RPCArgType::Hex:
+        // bitcoind's code for serialized objects that do not decode.
         if (s.size() / 2 > arg.max_length) {
-            throw RPCError(RPC_INVALID_PARAMETER, arg.name + " is " + std::to_string(s.size() / 2) +
-                                                      " bytes, over the limit of " + std::to_string(arg.max_length));
+            throw RPCError(RPC_DESERIALIZATION_ERROR, arg.name + " is " + std::to_string(s.size() / 2) +
+                                                          " bytes, over the limit of " +
+                                                          std::to_string(arg.max_length));
         }
         if (!ParseHex(s)) {
-            throw RPCError(RPC_INVALID_PARAMETER,
-                           arg.name + " must be hex (an even number of 0-9a-f digits), got " + QuoteForError(v));
+            throw RPCError(RPC_DESERIALIZATION_ERROR, arg.name +
+                                                          " decode failed: not hex (an even number of 0-9a-f "
+                                                          "digits): " +
+                                                          QuoteForError(v));
         }
         break;
     case RPCArgType::Address:
@@ -216,6 +220,10 @@ CAmount AmountFromValue(const json& v, const std::string& name)
     }
     std::string why;
     const auto amount = ParseMoney(text, &why);
+    if (!amount && (why == "negative" || why.rfind("over", 0) == 0)) {
+        throw RPCError(RPC_TYPE_ERROR, "Amount out of range for " + name + ": " + QuoteForError(v) +
+                                           " (accepted: 0 to 1200000000 coins)");
+    }
     if (!amount) {
         throw RPCError(RPC_TYPE_ERROR, "Invalid amount for " + name + ": " + QuoteForError(v) + " (" + why +
                                            "; accepted: 0 to 1200000000 coins, at most 8 decimals)");

@@ -49,6 +49,10 @@ FoundTx FindTx(const NodeContext& node, const uint256& txid);
 // TxToJSON plus confirmations and, once mined, the block.
 json FoundTxToJSON(const FoundTx& found, const ChainParams& params);
 
+// Refuses a withdrawal the metachain would refuse in the next block, with its
+// reason (RPC_VERIFY_REJECTED); other txs pass. A dry run of MintBlock.
+void RefuseWhatTheMetachainWould(NodeContext& node, const CTransaction& tx);
+
 // Fee the wallet pays per transaction.
 CAmount WalletFee(const ChainParams& p);
 // Signs a tx of `type` paying amount + fee from `from` (or any wallet key that

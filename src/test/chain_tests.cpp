@@ -323,3 +323,46 @@ TEST(MempoolStore, SurvivesRestartsAndFollowsBlocks)
 }
 
 } // namespace
+
+TEST_F(ChainTest, NothingButADepositPaysTheLockAddress)
+{
+    MineAndConnect(Addr(alice));
+    const std::string lock = P().LockAddress();
+    // Mempool: refused with the reason, nothing admitted.
+    EXPECT_NE(mempool.Accept(Transfer(alice, lock, COIN, 0), Lookup()).find("lock address"), std::string::npos);
+    EXPECT_EQ(mempool.Size(), 0u);
+    // Blocks: a transfer to it, or a coinbase paying it, is invalid.
+    EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()), "");
+    const CBlock good = Mine(Addr(bob));
+    CBlock transfer = good;
+    transfer.vtx[1] = Transfer(alice, lock, COIN, 0);
+    Remine(transfer);
+    ExpectRejected(transfer, "pays the lock address");
+    CBlock coinbase = good;
+    coinbase.vtx[0].to = lock;
+    Remine(coinbase);
+    ExpectRejected(coinbase, "bad-cb-pays the lock address");
+    EXPECT_EQ(chain.GetAccount(P().lock_address).balance, 0);
+    EXPECT_EQ(chain.ProcessNewBlock(good), "");
+}
+
+TEST(Primitives, AddressFieldsArePrintableAscii)
+{
+    const CKey k = CKey::Generate();
+    CTransaction tx = Transfer(k, std::string("dfrt1\xff\xfe", 7), COIN, 0);
+    try {
+        CTransaction::Deserialize(tx.Serialize());
+        ADD_FAILURE() << "a 0xff address byte decoded";
+    } catch (const SerializeError& e) {
+        EXPECT_NE(std::string(e.what()).find("not printable ASCII"), std::string::npos);
+    }
+    // A length prefix past the end says so, not "over limit".
+    std::vector<uint8_t> bytes = Transfer(k, Addr(k), COIN, 0).Serialize();
+    bytes.resize(40);
+    try {
+        CTransaction::Deserialize(bytes);
+        ADD_FAILURE() << "a truncated tx decoded";
+    } catch (const SerializeError& e) {
+        EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+}

@@ -155,8 +155,8 @@ TEST_F(RPCTest, StringsAddressesAndBlockIds)
         EXPECT_EQ(ErrorCode([&] { Call("[null,null,null," + bad + "]"); }), RPC_INVALID_PARAMETER) << bad;
     }
     EXPECT_EQ(Call(R"([null,null,null,null,"00ff"])")[4], "00ff");
-    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0"])"); }), RPC_INVALID_PARAMETER);
-    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0011223344"])"); }), RPC_INVALID_PARAMETER);
+    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0"])"); }), RPC_DESERIALIZATION_ERROR);
+    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0011223344"])"); }), RPC_DESERIALIZATION_ERROR);
     EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,null,1])"); }), RPC_TYPE_ERROR);
 }
 

@@ -4,50 +4,106 @@
 
 #include <cstdio>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <unistd.h>
 
+namespace {
+std::string Line(const CKey& key) { return nlohmann::json{{"secret", HexStr(key.secret())}}.dump() + "\n"; }
+
+CKey KeyFromRecord(const nlohmann::json& record)
+{
+    const auto secret = ParseHash(record.at("secret").get<std::string>());
+    const auto key = secret ? CKey::FromSecret(*secret) : std::nullopt;
+    if (!key) throw std::runtime_error("bad key");
+    return *key;
+}
+
+// Writes all of `text` to `fd` and syncs it.
+bool WriteSynced(int fd, const std::string& text)
+{
+    for (size_t done = 0; done < text.size();) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return ::fdatasync(fd) == 0;
+}
+
+// Makes a new directory entry durable.
+void SyncDir(const std::string& file)
+{
+    const auto dir = std::filesystem::path(file).parent_path();
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+} // namespace
+
 CWallet::CWallet(const std::string& path) : m_path(path)
 {
-    std::ifstream in(path);
+    std::ifstream in(path, std::ios::binary);
     if (!in) return;
-    nlohmann::json doc;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     try {
-        in >> doc;
-        for (const auto& k : doc.at("keys")) {
-            const auto secret = ParseHash(k.at("secret").get<std::string>());
-            const auto key = secret ? CKey::FromSecret(*secret) : std::nullopt;
-            if (!key) throw std::runtime_error("bad key");
-            m_keys.emplace(HashPubKey(key->GetPubKey()), *key);
+        const auto whole = nlohmann::json::parse(text, nullptr, false);
+        if (whole.is_object() && whole.contains("keys")) {
+            for (const auto& k : whole.at("keys")) {
+                const CKey key = KeyFromRecord(k);
+                m_keys.emplace(HashPubKey(key.GetPubKey()), key);
+            }
+            Rewrite();
+            return;
+        }
+        size_t pos = 0;
+        for (size_t end; (end = text.find('\n', pos)) != std::string::npos; pos = end + 1) {
+            if (end == pos) continue;
+            const CKey key = KeyFromRecord(nlohmann::json::parse(text.substr(pos, end - pos)));
+            m_keys.emplace(HashPubKey(key.GetPubKey()), key);
         }
     } catch (const std::exception& e) {
         throw std::runtime_error("wallet file " + path + " is corrupt: " + e.what());
     }
+    // A last line without its newline was cut short by a crash before its key
+    // was handed out: drop it, so the next append starts on a line of its own.
+    if (text.size() && text.back() != '\n') Rewrite();
 }
 
-void CWallet::Save() const
+void CWallet::Rewrite() const
 {
-    nlohmann::json doc;
-    doc["keys"] = nlohmann::json::array();
+    std::string text;
     for (const auto& [hash, key] : m_keys)
-        doc["keys"].push_back({{"secret", HexStr(key.secret())}});
+        text += Line(key);
     const std::string tmp = m_path + ".tmp";
-    const std::string text = doc.dump(1);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) throw std::runtime_error("cannot write wallet " + tmp);
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    const bool ok = WriteSynced(fd, text);
     ::close(fd);
     // rename is atomic: a crash leaves the old or the new file, never half of one.
     if (!ok || std::rename(tmp.c_str(), m_path.c_str()) != 0) throw std::runtime_error("cannot write wallet " + m_path);
+    SyncDir(m_path);
+}
+
+void CWallet::Append(const CKey& key) const
+{
+    const bool existed = std::filesystem::exists(m_path);
+    const int fd = ::open(m_path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+    if (fd < 0) throw std::runtime_error("cannot write wallet " + m_path);
+    const bool ok = WriteSynced(fd, Line(key));
+    ::close(fd);
+    if (!ok) throw std::runtime_error("cannot write wallet " + m_path);
+    if (!existed) SyncDir(m_path);
 }
 
 CKey CWallet::NewKey()
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     const CKey key = CKey::Generate();
+    Append(key);
     m_keys.emplace(HashPubKey(key.GetPubKey()), key);
-    Save();
     return key;
 }
 

@@ -164,7 +164,9 @@ def test_bad_rpc_input_gets_clear_errors_and_changes_nothing(node):
     addr = node.getnewaddress()
     node.generatetoaddress(1, addr)
     before = (node.getbestblockhash(), node.getbalance(), node.getrawmempool())
-    assert "Expected type numeric" in expect_error(node, -3, "getblockhash", "one")
+    assert expect_error(node, -3, "getblockhash", "one") == 'Expected integer for height, got string "one"'
+    assert expect_error(node, -8, "getblockhash", 4294967296) == \
+        "height out of range: 4294967296 (accepted: 0 to 2147483647)"
     assert "Invalid address" in expect_error(node, -5, "sendtoaddress", "dfrt1bogus", 1)
     assert "Invalid address" in expect_error(node, -5, "sendtoaddress", "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg", 1)
     assert "out of range" in expect_error(node, -3, "sendtoaddress", addr, -1)
@@ -193,7 +195,12 @@ def test_json_rpc_2_batches_named_params_and_help(node):
     for cmd in ["getblockcount", "getblock", "sendtoaddress", "generatetoaddress", "submitblock", "stop"]:
         assert cmd in listing
     text = node.help("getblock")
-    assert "1. blockhash (string, hex, required)" in text and "verbosity" in text
+    assert "1. blockhash (string, 64 hex digits, required)" in text
+    assert "2. verbosity (integer, 0 to 2, optional)" in text
+    # Every registered command is listed under its category, raw txs included.
+    assert "== Rawtransactions ==\ndecoderawtransaction" in listing
+    for cmd in node.getrpcschema()["methods"]:
+        assert f"\n{cmd['name']}" in listing or listing.startswith(cmd["name"])
     assert node.help("nope") == "help: unknown command: nope"
     assert node.uptime() >= 0
 
