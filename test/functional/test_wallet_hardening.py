@@ -92,7 +92,7 @@ def test_withdrawal_above_the_meta_balance_is_refused_at_the_rpc(funded, mode):
     assert (meta_state(node, meta, small), node.getmetachaininfo(), node.getrawmempool(),
             node.getaddressbalance(out)) == before
     # No nonce was taken: a withdrawal that fits goes through.
-    node.withdrawfrommetachain(small, out, D("0.5"))
+    node.withdrawfrommetachain(small, out, "0.5")
     node.generatetoaddress(1, addr)
     assert node.getrawmempool() == []
     assert D(node.getaddressbalance(out)["balance"]) == D("0.5") - FEE
