@@ -55,6 +55,9 @@ void SetupArgs(ArgsManager& args)
     args.AddArg("-rpcport=<port>", "JSON-RPC port (default: 8554, regtest: 19554)");
     args.AddArg("-rpcuser=<user>", "JSON-RPC user (default: cookie authentication)");
     args.AddArg("-rpcpassword=<pw>", "JSON-RPC password (default: cookie authentication)");
+    args.AddArg("-rpcthreads=<n>", "Threads serving RPC calls (default: 4)");
+    args.AddArg("-rpcworkqueue=<n>",
+                "RPC requests that may wait for a thread; more are refused with 503 (default: 64)");
     args.AddArg("-rpcbatchlimit=<n>", "Most requests in one JSON-RPC batch (default: 1000)");
     args.AddArg("-rpcbatchwork=<n>",
                 "Most work units one JSON-RPC request or batch may use: a call is 1, generatetoaddress 1 per block "
@@ -259,14 +262,18 @@ int main(int argc, char* argv[])
     const std::filesystem::path cookie = datadir / ".cookie";
     std::unique_ptr<HTTPRPCServer> server;
     try {
-        int64_t port = 0, batch = 0, work = 0;
+        int64_t port = 0, batch = 0, work = 0, threads = 0, queue = 0;
         std::string bad;
         if (!args.GetInt("-rpcport", params.default_rpc_port, 1, 65535, port, bad) ||
+            !args.GetInt("-rpcthreads", 4, 1, 64, threads, bad) ||
+            !args.GetInt("-rpcworkqueue", 64, 1, 100000, queue, bad) ||
             !args.GetInt("-rpcbatchlimit", 1000, 1, 1000000, batch, bad) ||
             !args.GetInt("-rpcbatchwork", 10000, 1, 1000000000, work, bad)) {
             throw std::runtime_error(bad);
         }
         rpc.port = static_cast<uint16_t>(port);
+        rpc.threads = static_cast<size_t>(threads);
+        rpc.work_queue = static_cast<size_t>(queue);
         rpc.limits.max_batch = static_cast<size_t>(batch);
         rpc.limits.max_work = static_cast<uint64_t>(work);
         if (args.IsSet("-rpcpassword")) {

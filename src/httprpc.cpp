@@ -10,10 +10,15 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
+#include <condition_variable>
+#include <strings.h>
+#include <deque>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 namespace {
 
@@ -163,13 +168,67 @@ std::pair<int, std::string> HandleJSONRPC(NodeContext& node, const RPCTable& tab
     return {status, WriteJSON(*reply)};
 }
 
+// A reply computed on a worker, sent on the event thread (libevent's
+// requests belong to it).
+struct PendingReply {
+    evhttp_request* req;
+    int status;
+    std::string body;
+};
+
+void SendReply(evutil_socket_t, short, void* arg)
+{
+    std::unique_ptr<PendingReply> r(static_cast<PendingReply*>(arg));
+    if (r->status == 204) {
+        evhttp_send_reply(r->req, 204, "No Content", nullptr);
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type", "application/json");
+    evbuffer* out = evbuffer_new();
+    evbuffer_add(out, r->body.data(), r->body.size());
+    evhttp_send_reply(r->req, r->status, r->status == 200 ? "OK" : "Error", out);
+    evbuffer_free(out);
+}
+
 struct HTTPRPCServer::Impl {
+    Impl(NodeContext& n, const RPCTable& t, HTTPRPCConfig c) : node(n), table(t), config(std::move(c)) {}
     NodeContext& node;
     const RPCTable& table;
     HTTPRPCConfig config;
     event_base* base{nullptr};
     evhttp* http{nullptr};
     std::thread thread;
+    // Calls run on workers, so a slow one holds up only its own caller.
+    std::vector<std::thread> workers;
+    std::mutex queue_mutex;
+    std::condition_variable queue_cv;
+    std::deque<std::pair<evhttp_request*, std::string>> queue;
+    bool stopping{false};
+
+    void Work()
+    {
+        for (;;) {
+            std::pair<evhttp_request*, std::string> job;
+            {
+                std::unique_lock<std::mutex> lock(queue_mutex);
+                queue_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+                if (queue.empty()) return;
+                job = std::move(queue.front());
+                queue.pop_front();
+            }
+            auto reply = std::make_unique<PendingReply>(PendingReply{job.first, 500, ""});
+            try {
+                std::tie(reply->status, reply->body) = HandleJSONRPC(node, table, job.second, config.limits);
+            } catch (const std::exception& e) {
+                // Out of memory, say: the caller hears it and the server goes on.
+                LogPrint(std::string("RPC request failed: ") + e.what());
+                reply->status = 500;
+                reply->body = WriteJSON(ErrorReply(nullptr, RPC_INTERNAL_ERROR, "Internal error", false));
+            }
+            const timeval now{0, 0};
+            if (event_base_once(base, -1, EV_TIMEOUT, SendReply, reply.get(), &now) == 0) reply.release();
+        }
+    }
 
     static void OnRequest(evhttp_request* req, void* arg)
     {
@@ -181,8 +240,9 @@ struct HTTPRPCServer::Impl {
         }
         const char* auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
         const std::string expected = self->config.user + ":" + self->config.password;
-        const auto given = auth && std::string(auth).rfind("Basic ", 0) == 0 ? DecodeBase64(std::string(auth).substr(6))
-                                                                             : std::nullopt;
+        // The scheme's name is case-insensitive (RFC 7617).
+        const bool basic = auth && std::string(auth).size() >= 6 && strncasecmp(auth, "Basic ", 6) == 0;
+        const auto given = basic ? DecodeBase64(std::string(auth).substr(6)) : std::nullopt;
         if (!given || !ConstantTimeEqual(*given, expected)) {
             LogPrint("RPC: incorrect password attempt");
             evhttp_add_header(out_headers, "WWW-Authenticate", "Basic realm=\"jsonrpc\"");
@@ -192,30 +252,21 @@ struct HTTPRPCServer::Impl {
         evbuffer* in = evhttp_request_get_input_buffer(req);
         std::string body(evbuffer_get_length(in), '\0');
         evbuffer_copyout(in, body.data(), body.size());
-        int status = 500;
-        std::string reply;
-        try {
-            std::tie(status, reply) = HandleJSONRPC(self->node, self->table, body, self->config.limits);
-        } catch (const std::exception& e) {
-            // Out of memory, say: the caller hears it and the server goes on.
-            LogPrint(std::string("RPC request failed: ") + e.what());
-            status = 500;
-            reply = WriteJSON(ErrorReply(nullptr, RPC_INTERNAL_ERROR, "Internal error", false));
+        {
+            std::lock_guard<std::mutex> lock(self->queue_mutex);
+            if (self->queue.size() < self->config.work_queue && !self->stopping) {
+                self->queue.emplace_back(req, std::move(body));
+                self->queue_cv.notify_one();
+                return;
+            }
         }
-        if (status == 204) {
-            evhttp_send_reply(req, 204, "No Content", nullptr);
-            return;
-        }
-        evhttp_add_header(out_headers, "Content-Type", "application/json");
-        evbuffer* out = evbuffer_new();
-        evbuffer_add(out, reply.data(), reply.size());
-        evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
-        evbuffer_free(out);
+        // bitcoind's answer when every worker is busy and the queue is full.
+        evhttp_send_reply(req, 503, "Work queue depth exceeded", nullptr);
     }
 };
 
 HTTPRPCServer::HTTPRPCServer(NodeContext& node, const RPCTable& table, HTTPRPCConfig config)
-    : m_impl(std::make_unique<Impl>(Impl{node, table, std::move(config)}))
+    : m_impl(std::make_unique<Impl>(node, table, std::move(config)))
 {
 }
 
@@ -253,13 +304,26 @@ void HTTPRPCServer::Start()
         settle(*running);
     });
     running->get_future().wait();
+    for (size_t i = 0; i < m_impl->config.threads; ++i)
+        m_impl->workers.emplace_back([impl = m_impl.get()] { impl->Work(); });
     LogPrint("RPC server listening on " + m_impl->config.bind + ":" + std::to_string(m_impl->config.port));
 }
 
 void HTTPRPCServer::Stop()
 {
     if (!m_impl || !m_impl->base) return;
-    event_base_loopbreak(m_impl->base);
+    {
+        std::lock_guard<std::mutex> lock(m_impl->queue_mutex);
+        m_impl->stopping = true;
+    }
+    // Workers finish the calls they hold and the queued ones; the loop then
+    // runs a moment longer to send their replies.
+    m_impl->queue_cv.notify_all();
+    for (auto& w : m_impl->workers)
+        w.join();
+    m_impl->workers.clear();
+    const timeval flush{0, 100000};
+    event_base_loopexit(m_impl->base, &flush);
     if (m_impl->thread.joinable()) m_impl->thread.join();
     evhttp_free(m_impl->http);
     event_base_free(m_impl->base);

@@ -29,6 +29,8 @@ struct HTTPRPCConfig {
     uint16_t port{0};
     std::string user, password; // accepted credentials (the cookie's or -rpcuser's)
     size_t max_body{4 << 20};
+    size_t threads{4};     // workers running calls (-rpcthreads)
+    size_t work_queue{64}; // requests waiting for a worker; more get 503 (-rpcworkqueue)
     JSONRPCLimits limits;
 };
 

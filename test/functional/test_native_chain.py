@@ -1,14 +1,17 @@
 """The native chain end to end: mining, transfers and fees, persistence
 across restart and kill -9, two nodes via submitblock, reorgs, the RPC
 conventions and defi-cli."""
+import base64
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from decimal import Decimal
 
 import pytest
+import requests
 
 from framework.test_node import RPCError, TestNode
 
@@ -273,3 +276,29 @@ def test_daemon_mode(defid_bin, tmp_path):
         except Exception:
             time.sleep(0.05)
     assert n.rpc("stop") == "defid stopping"
+
+
+
+def test_a_slow_call_holds_up_only_its_caller(node):
+    """RPC calls run on worker threads: while one request mines 500 blocks,
+    another is answered with the height it has reached so far."""
+    addr = node.getnewaddress()
+    done = []
+    slow = threading.Thread(target=lambda: done.append(node.generatetoaddress(500, addr)))
+    slow.start()
+    seen = None
+    while slow.is_alive() and seen is None:
+        h = node.getblockcount()
+        if 0 < h < 500:
+            seen = h
+    slow.join()
+    assert seen is not None, "no call was answered while the mining request ran"
+    assert len(done[0]) == 500 and node.getblockcount() == 500
+
+
+def test_basic_auth_scheme_is_case_insensitive(node):
+    token = base64.b64encode(node.auth().encode()).decode()
+    for scheme in ("basic", "BASIC"):
+        r = requests.post(node.url, data='{"method":"getblockcount"}', timeout=30,
+                          headers={"Authorization": f"{scheme} {token}"})
+        assert r.status_code == 200 and r.json()["result"] == 0
