@@ -225,6 +225,61 @@ def test_defi_cli(node):
     assert bad.returncode == 1 and "Could not connect" in bad.stderr
 
 
+def test_defi_cli_never_aborts(node, tmp_path):
+    """defi-cli answers any argument and any reply with a result or a clear
+    error and exit code 1: never an abort."""
+    from conftest import ROOT
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    cli = os.path.join(ROOT, "build", "defi-cli")
+    addr = node.getnewaddress()
+    node.generatetoaddress(1, addr)
+
+    def run(*args, port=node.rpcport):
+        return subprocess.run([cli, "-regtest", f"-datadir={node.datadir}", f"-rpcport={port}", *args],
+                              capture_output=True, timeout=30)
+
+    for args in (["sendtoaddress", addr, "1e400"], ["getblockhash", "1e400"], ["getblockhash", "-1e400"],
+                 ["getblockhash", "[" * 40000], ["getblockhash", "18446744073709551616"],
+                 ["sendtoaddress", "a\x01b", "1"], ["getmetablock", "\xff\xfe"], ["nosuchmethod"]):
+        r = run(*args)
+        assert r.returncode == 1, (args, r)
+        assert r.stderr.startswith(b"error"), (args, r.stderr[:200])
+    assert b"Amount out of range" in run("sendtoaddress", addr, "1e400").stderr
+    assert run("getbalance").stdout.strip() == b"50.00000000"
+
+    replies = [b"not json", b"[1,2]", b'{"result":1}', b'{"result":null,"error":"boom"}',
+               b'{"result":null,"error":{"code":1e400}}', b'{"result":null,"error":{"code":"x","message":[1]}}',
+               b'{"result":"a\xffb\x00c","error":null}', b"[" * 100000, b"",
+               b'{"result":"a\\u0000b","error":null}']
+
+    class Canned(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = replies[self.server.n]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Canned)
+    try:
+        for n, body in enumerate(replies):
+            server.n = n
+            t = threading.Thread(target=server.handle_request)
+            t.start()
+            r = run("-rpcuser=u", "-rpcpassword=p", "getblockcount", port=server.server_port)
+            t.join(timeout=30)
+            if body.startswith(b'{"result":"a\\u'):
+                assert r.returncode == 0 and r.stdout == b"a\x00b\n", r
+            else:
+                assert r.returncode == 1 and r.stderr.startswith(b"error"), (body[:40], r)
+    finally:
+        server.server_close()
+
+
 def test_stop_rpc_and_signals_exit_cleanly(node, defid_bin, tmp_path):
     assert node.stop() == "defid stopping"
     assert node.wait_for_exit() == 0
