@@ -279,6 +279,9 @@ void HTTPRPCServer::Start()
     m_impl->http = evhttp_new(m_impl->base);
     if (!m_impl->base || !m_impl->http) throw std::runtime_error("cannot create the HTTP server");
     evhttp_set_max_body_size(m_impl->http, m_impl->config.max_body);
+    // As bitcoind: headers are small, and an idle or slow connection is closed.
+    evhttp_set_max_headers_size(m_impl->http, 8192);
+    evhttp_set_timeout(m_impl->http, 30);
     evhttp_set_allowed_methods(m_impl->http, EVHTTP_REQ_POST | EVHTTP_REQ_GET);
     evhttp_set_gencb(m_impl->http, &Impl::OnRequest, m_impl.get());
     if (evhttp_bind_socket(m_impl->http, m_impl->config.bind.c_str(), m_impl->config.port) != 0) {
