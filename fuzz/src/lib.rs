@@ -1,0 +1,458 @@
+//! What the fuzz targets run, in a library so that `cargo test` replays the
+//! corpus through the same code and checks the seeds are current.
+//!
+//! Each target is a function here that panics when an invariant breaks; the
+//! harness is deterministic (fixed keys, fixed native context), so the seed
+//! payloads minted here connect on the chain every target starts from.
+
+use ain_rs::jsonrpc::parse_params;
+use ain_rs::types::*;
+use ain_rs::MetachainService;
+use jsonrpsee::types::Params;
+use metachain::engine::native_origin_txs;
+use metachain::tx::Key;
+use metachain::{address, Engine};
+use prost::Message;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+
+/// Height of the block a fuzzed payload tries to be.
+pub const NEXT_HEIGHT: u64 = 3;
+
+/// The native context a block at `height` is minted for.
+pub fn native_context(height: u64) -> NativeContext {
+    NativeContext {
+        height,
+        time: 1_700_000_000 + height as i64,
+    }
+}
+
+/// The account that signs: a fixed key, so payloads are reproducible.
+pub fn alice() -> Key {
+    Key::from_secret([7; 32]).expect("a valid fixed secret")
+}
+
+pub fn bob() -> String {
+    address::encode(&[9; 20])
+}
+
+fn deposit(to: &str, amount: i64, txid: &str) -> NativeTx {
+    NativeTx {
+        kind: TxKind::Deposit as i32,
+        from: "bcrt1native".into(),
+        to: to.into(),
+        amount,
+        native_txid: txid.into(),
+        ..Default::default()
+    }
+}
+
+fn withdrawal(key: &Key, to: &str, amount: i64, nonce: u64, txid: &str) -> NativeTx {
+    let signed = key.sign(TxKind::Withdraw, to, amount, nonce);
+    NativeTx {
+        kind: signed.kind,
+        from: signed.from,
+        to: signed.to,
+        amount: signed.amount,
+        native_txid: txid.into(),
+        nonce: signed.nonce,
+        pubkey: signed.pubkey,
+        signature: signed.signature,
+    }
+}
+
+/// What a node passes to ConnectBlock for `payload`: the native context and
+/// deposit/withdraw hash the payload itself claims, so a fuzzed payload gets
+/// past those checks to execution. Bytes that do not decode get block 3's.
+pub fn connect_input(payload: &[u8]) -> MetaConnectBlockInput {
+    let (context, txs) = match MetaBlock::decode(payload) {
+        Ok(block) => {
+            let ctx = block.header.as_ref().map_or_else(
+                || native_context(NEXT_HEIGHT),
+                |h| NativeContext {
+                    height: h.native_height,
+                    time: h.native_time,
+                },
+            );
+            (ctx, native_origin_txs(&block))
+        }
+        Err(_) => (native_context(NEXT_HEIGHT), Vec::new()),
+    };
+    MetaConnectBlockInput {
+        payload: payload.to_vec(),
+        context: Some(context),
+        native_txs_hash: ain_rs::native_txs_hash(&txs).to_vec(),
+    }
+}
+
+/// A metachain of two blocks in a temp dir: deposits to alice and bob, then
+/// a transfer alice -> bob and a deposit to a third address. Its mempool is
+/// empty.
+pub struct Chain {
+    pub engine: Engine,
+    _dir: tempfile::TempDir,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Chain {
+    /// Builds the chain; a failure here is the harness's, not an input's.
+    pub fn new() -> Chain {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Engine::open(dir.path()).expect("open engine");
+        let chain = Chain { engine, _dir: dir };
+        let alice = alice();
+        chain.advance(vec![
+            deposit(&alice.address(), 1_000, "n1"),
+            deposit(&bob(), 50, "n2"),
+        ]);
+        chain
+            .engine
+            .submit(alice.sign(TxKind::Transfer, &bob(), 10, 0))
+            .expect("submit a transfer");
+        chain.advance(vec![deposit(&address::encode(&[3; 20]), 5, "n3")]);
+        assert_eq!(chain.engine.tip().number, NEXT_HEIGHT - 1);
+        assert_eq!(chain.engine.mempool_len(), 0);
+        chain
+    }
+
+    fn advance(&self, txs: Vec<NativeTx>) {
+        let m = self.mint(txs);
+        self.engine
+            .connect(connect_input(&m.payload))
+            .expect("connect the harness's block");
+    }
+
+    fn mint(&self, txs: Vec<NativeTx>) -> MetaMintBlockResult {
+        let height = self.engine.tip().number + 1;
+        self.engine
+            .mint(MetaMintBlockInput {
+                txs,
+                context: Some(native_context(height)),
+            })
+            .expect("mint")
+    }
+
+    /// The stored payload of block `id`.
+    fn payload(&self, id: &str) -> Vec<u8> {
+        self.engine
+            .block(id)
+            .expect("a block of the harness")
+            .block
+            .expect("a stored block")
+            .encode_to_vec()
+    }
+}
+
+/// Real payloads for [`Chain`]: valid next blocks of several shapes, the tip
+/// itself (idempotent connect) and a stale block. Named for the corpus.
+pub fn seed_payloads() -> Vec<(&'static str, Vec<u8>)> {
+    let alice = alice();
+    let mut seeds = Vec::new();
+    let chain = Chain::new();
+    seeds.push(("tip", chain.payload(&(NEXT_HEIGHT - 1).to_string())));
+    seeds.push(("stale", chain.payload("1")));
+    seeds.push(("empty", chain.mint(vec![]).payload));
+    seeds.push((
+        "deposits",
+        chain
+            .mint(vec![
+                deposit(&alice.address(), 7, "d1"),
+                deposit(&address::encode(&[4; 20]), 1, "d2"),
+            ])
+            .payload,
+    ));
+    seeds.push((
+        "withdrawal",
+        chain
+            .mint(vec![withdrawal(&alice, "bcrt1qnative", 25, 1, "w1")])
+            .payload,
+    ));
+    // A transfer is minted from the mempool; this chain is then spent.
+    chain
+        .engine
+        .submit(alice.sign(TxKind::Transfer, &bob(), 3, 1))
+        .expect("submit a transfer");
+    seeds.push((
+        "mixed",
+        chain
+            .mint(vec![
+                deposit(&bob(), 2, "d3"),
+                withdrawal(&alice, "bcrt1qnative", 4, 2, "w2"),
+            ])
+            .payload,
+    ));
+    seeds
+}
+
+/// JSON-RPC params seeds: real inputs of every method, as clients send them.
+pub fn seed_params() -> Vec<(&'static str, Vec<u8>)> {
+    let chain = Chain::new();
+    let alice = alice();
+    let tip = chain.engine.tip();
+    let next = seed_payloads()
+        .into_iter()
+        .find(|(name, _)| *name == "mixed")
+        .map(|(_, p)| p)
+        .unwrap_or_default();
+    let json = |v: &dyn erased::Json| format!("[{}]", v.json());
+    vec![
+        ("empty_array", b"[]".to_vec()),
+        ("empty_object", b"{}".to_vec()),
+        (
+            "mint",
+            json(&MetaMintBlockInput {
+                txs: vec![
+                    deposit(&alice.address(), 7, "d1"),
+                    withdrawal(&alice, "bcrt1qnative", 25, 1, "w1"),
+                ],
+                context: Some(native_context(NEXT_HEIGHT)),
+            })
+            .into_bytes(),
+        ),
+        ("connect", json(&connect_input(&next)).into_bytes()),
+        (
+            "disconnect",
+            json(&MetaDisconnectBlockInput {
+                block_hash: hex_of(&tip.hash),
+            })
+            .into_bytes(),
+        ),
+        (
+            "get_block_hash",
+            json(&MetaGetBlockInput {
+                block_id: hex_of(&tip.hash),
+            })
+            .into_bytes(),
+        ),
+        (
+            "get_block_height",
+            json(&MetaGetBlockInput {
+                block_id: "1".into(),
+            })
+            .into_bytes(),
+        ),
+        (
+            "get_balance",
+            json(&MetaGetBalanceInput {
+                address: alice.address(),
+            })
+            .into_bytes(),
+        ),
+        (
+            "send_transaction",
+            json(&MetaSendTransactionInput {
+                tx: Some(alice.sign(TxKind::Transfer, &bob(), 3, 1)),
+            })
+            .into_bytes(),
+        ),
+        (
+            "by_name",
+            format!(r#"{{"blockId":"{}"}}"#, NEXT_HEIGHT - 1).into_bytes(),
+        ),
+    ]
+}
+
+/// JSON-RPC HTTP body seeds: a call, a notification, a batch, named params.
+pub fn seed_envelopes() -> Vec<(&'static str, Vec<u8>)> {
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"meta_getBlock","params":[{"blockId":"1"}]}"#;
+    let named = r#"{"jsonrpc":"2.0","id":"a","method":"meta_getBalance","params":{"address":"x"}}"#;
+    let notification = r#"{"jsonrpc":"2.0","method":"meta_getTip"}"#;
+    vec![
+        ("call", call.into()),
+        ("named", named.into()),
+        ("notification", notification.into()),
+        ("batch", format!("[{call},{notification},{named},1]").into_bytes()),
+    ]
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serializing the seeds' different input types through one list.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).expect("an input message serializes")
+        }
+    }
+}
+
+/// Target `payload_connect`: `data` as a payload on `chain`. A rejected
+/// payload leaves the tip, mempool and stored state as they were; a valid
+/// next block (a seed is one) connects, disconnects back to exactly the old
+/// tip, and the chain is rebuilt so that every run starts from the same state.
+pub fn payload_connect(chain: &mut Chain, data: &[u8]) {
+    let engine = &chain.engine;
+    let before = engine.tip();
+    let pool = engine.mempool_len();
+    match engine.connect(connect_input(data)) {
+        Err(_) => {
+            assert_eq!(engine.tip(), before, "a rejected payload moved the tip");
+            assert_eq!(engine.mempool_len(), pool, "a rejected payload changed the mempool");
+        }
+        Ok(r) if engine.tip() == before => {
+            assert_eq!(r.number, before.number, "an idempotent connect is the tip");
+        }
+        Ok(r) => {
+            assert_eq!(r.number, before.number + 1);
+            engine
+                .disconnect(MetaDisconnectBlockInput {
+                    block_hash: r.block_hash,
+                })
+                .expect("disconnect the block just connected");
+            assert_eq!(engine.tip(), before, "disconnect restores the parent");
+            engine.check_integrity().expect("integrity after disconnect");
+            // Its transfers went back to the mempool: start clean.
+            *chain = Chain::new();
+        }
+    }
+}
+
+/// Parses `text` as params of `T`; when that works, the value must serialize
+/// and parse back to itself.
+fn parse_round_trip<T>(text: &str) -> Option<T>
+where
+    T: DeserializeOwned + Serialize + Default + PartialEq + Debug,
+{
+    let parsed: T = parse_params(Params::new(Some(text))).ok()?;
+    let json = serde_json::to_string(&parsed).expect("a parsed input serializes");
+    let again: T = parse_params(Params::new(Some(&format!("[{json}]"))))
+        .unwrap_or_else(|e| panic!("{json} does not parse back: {e:?}"));
+    assert_eq!(again, parsed, "round trip through {json}");
+    Some(parsed)
+}
+
+/// Target `jsonrpc_params`: `data` as the params of every method. Whatever
+/// parses is served by the engine as the JSON-RPC server would; no call may
+/// panic, and a failed call changes nothing.
+pub fn jsonrpc_params(chain: &mut Chain, data: &[u8]) {
+    // jsonrpsee hands methods only UTF-8 (it refuses other bodies).
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let engine = &chain.engine;
+    let before = engine.tip();
+    let pool = engine.mempool_len();
+    let mut changed = false;
+    let mut settle = |what: &str, ok: bool| {
+        if ok {
+            // Only a valid signed transfer, or a disconnect of the tip, can
+            // change the chain; start again from the same state then.
+            changed |= engine.tip() != before || engine.mempool_len() != pool;
+        } else {
+            assert_eq!(engine.tip(), before, "a failed {what} moved the tip");
+            assert_eq!(engine.mempool_len(), pool, "a failed {what} changed the mempool");
+        }
+    };
+    if let Some(input) = parse_round_trip::<MetaMintBlockInput>(text) {
+        let ok = engine.meta_mint_block(input).is_ok();
+        assert_eq!(engine.tip(), before, "mint never commits");
+        settle("mint", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaConnectBlockInput>(text) {
+        let ok = engine.meta_connect_block(input).is_ok();
+        settle("connect", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaDisconnectBlockInput>(text) {
+        let ok = engine.meta_disconnect_block(input).is_ok();
+        settle("disconnect", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetBlockInput>(text) {
+        let ok = engine.meta_get_block(input).is_ok();
+        settle("get block", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetBalanceInput>(text) {
+        let ok = engine.meta_get_balance(input).is_ok();
+        settle("get balance", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaSendTransactionInput>(text) {
+        let ok = engine.meta_send_transaction(input).is_ok();
+        settle("send transaction", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetTipInput>(text) {
+        assert!(engine.meta_get_tip(input).is_ok());
+    }
+    if let Some(input) = parse_round_trip::<MetaGetStatusInput>(text) {
+        assert!(engine.meta_get_status(input).is_ok());
+    }
+    if let Some(input) = parse_round_trip::<MetaGetVersionInput>(text) {
+        assert!(engine.meta_get_version(input).is_ok());
+    }
+    parse_round_trip::<MetaSubscribeNewHeadsInput>(text);
+    if changed {
+        *chain = Chain::new();
+    }
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// What jsonrpsee makes of one request object that the envelope let through.
+fn agrees_with_jsonrpsee(raw: &str, entry: &metachaind::envelope::Entry) {
+    use jsonrpsee::types::{Notification, Request};
+    use metachaind::envelope::Entry;
+    use serde_json::value::RawValue;
+    let call = serde_json::from_str::<Request>(raw);
+    let notification = serde_json::from_str::<Notification<Option<&RawValue>>>(raw);
+    match entry {
+        Entry::Call => assert!(call.is_ok(), "jsonrpsee refuses a call: {raw}"),
+        Entry::Notification => assert!(
+            call.is_err() && notification.is_ok(),
+            "jsonrpsee reads a notification otherwise: {raw}"
+        ),
+        Entry::Invalid { .. } => {}
+    }
+}
+
+/// Target `jsonrpc_envelope`: `data` as an HTTP body through metachaind's
+/// envelope check. It accepts exactly the JSON serde_json accepts, less what
+/// nests deeper than its limit, and what it forwards as a call or a
+/// notification jsonrpsee reads as one.
+pub fn jsonrpc_envelope(data: &[u8]) {
+    use metachaind::envelope::{classify, Verdict, MAX_DEPTH};
+    let verdict = classify(data);
+    let value = serde_json::from_slice::<serde_json::Value>(data);
+    match (&verdict, &value) {
+        (Verdict::ParseError(_), Err(_)) => return,
+        (Verdict::ParseError(e), Ok(v)) => {
+            assert!(depth(v) > MAX_DEPTH, "refused valid JSON: {e}");
+            return;
+        }
+        (_, Err(e)) => panic!("accepted what serde_json refuses ({e}): {verdict:?}"),
+        (_, Ok(v)) => assert!(depth(v) <= MAX_DEPTH, "accepted nesting of {}", depth(v)),
+    }
+    let Ok(text) = std::str::from_utf8(data) else {
+        panic!("accepted invalid UTF-8");
+    };
+    match verdict {
+        Verdict::Single(entry) => agrees_with_jsonrpsee(text, &entry),
+        Verdict::Batch(entries) => {
+            let raws: Vec<&serde_json::value::RawValue> =
+                serde_json::from_str(text).expect("a batch is an array");
+            assert_eq!(raws.len(), entries.len());
+            for (raw, entry) in raws.iter().zip(&entries) {
+                agrees_with_jsonrpsee(raw.get(), entry);
+            }
+        }
+        Verdict::NotARequest => assert!(
+            !matches!(value, Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))),
+            "an object or array is a request or a batch"
+        ),
+        Verdict::ParseError(_) => {}
+    }
+}
