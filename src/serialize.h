@@ -91,6 +91,7 @@ public:
         return a;
     }
     bool AtEnd() const { return m_pos == m_len; }
+    size_t Remaining() const { return m_len - m_pos; }
     void ExpectEnd() const
     {
         if (!AtEnd()) throw SerializeError("trailing bytes");
