@@ -1,7 +1,6 @@
 #include <txmempool.h>
 
 #include <primitives/block.h>
-#include <validation.h>
 
 #include <algorithm>
 
@@ -15,55 +14,89 @@ std::pair<KeyHash, uint64_t> SenderKey(const CTransaction& tx)
     return {key, tx.meta_nonce};
 }
 
-std::string Mempool::Check(const CTransaction& tx, const AccountLookup& accounts) const
+TxValidationState Mempool::Check(const CTransaction& tx, const AccountLookup& accounts) const
 {
-    if (tx.type == TxType::Coinbase) return "coinbase";
-    if (!m_metachain && (tx.type == TxType::WithdrawFromMetachain || tx.type == TxType::DepositToMetachain)) {
-        return std::string(TxTypeName(tx.type)) + " needs a metachain (-meta or -meta_rpc)";
+    using R = TxValidationResult;
+    TxValidationState state;
+    if (tx.type == TxType::Coinbase) {
+        state.Invalid(R::TX_CONSENSUS, "coinbase");
+        return state;
     }
-    if (tx.Size() > MAX_TX_SIZE) return "tx-size";
-    if (tx.fee < m_params.min_fee)
-        return "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee);
-    if (Contains(tx.GetHash())) return "txn-already-in-mempool";
-    if (m_txs.size() >= MAX_TXS) return "mempool full";
-    // Apply the sender's pending txs first, then this one. The sender is the
-    // same key Insert and Forget use: a withdrawal's meta account.
+    if (!m_metachain && (tx.type == TxType::WithdrawFromMetachain || tx.type == TxType::DepositToMetachain)) {
+        state.Invalid(R::TX_NO_METACHAIN, std::string(TxTypeName(tx.type)) + " needs a metachain (-meta or -meta_rpc)");
+        return state;
+    }
+    if (tx.Size() > MAX_TX_SIZE) {
+        state.Invalid(R::TX_MEMPOOL_POLICY, "tx-size");
+        return state;
+    }
+    if (tx.fee < m_params.min_fee) {
+        state.Invalid(R::TX_MEMPOOL_POLICY,
+                      "min relay fee not met: " + FormatMoney(tx.fee) + " < " + FormatMoney(m_params.min_fee));
+        return state;
+    }
+    if (m_txs.count(tx.GetHash())) {
+        state.Invalid(R::TX_CONFLICT, "txn-already-in-mempool");
+        return state;
+    }
+    if (m_txs.size() >= MAX_TXS) {
+        state.Invalid(R::TX_MEMPOOL_POLICY, "mempool full");
+        return state;
+    }
+    // Apply the sender's pending txs first, then this one.
     const auto [sender, nonce] = SenderKey(tx);
     AccountView view(accounts);
     CAmount fees = 0;
     if (auto it = m_by_sender.find(sender); it != m_by_sender.end()) {
-        if (it->second.count(nonce)) return "txn-mempool-conflict: nonce " + std::to_string(nonce) + " is taken";
+        const auto taken = [&] {
+            return state.Invalid(R::TX_CONFLICT, "txn-mempool-conflict: nonce " + std::to_string(nonce) + " is taken");
+        };
+        if (it->second.count(nonce)) {
+            taken();
+            return state;
+        }
         for (const auto& [pending_nonce, txid] : it->second) {
-            if (!ApplyTx(view, m_txs.at(txid), m_params, fees).empty()) return "pending txs no longer apply";
+            TxValidationState pending;
+            if (!ApplyTx(view, m_txs.at(txid), m_params, fees, pending)) {
+                state.Invalid(R::TX_CONFLICT, "pending txs no longer apply", pending.GetRejectReason());
+                return state;
+            }
         }
-        if (tx.type != TxType::WithdrawFromMetachain && tx.nonce < view.Get(sender).nonce)
-            return "txn-mempool-conflict: nonce " + std::to_string(tx.nonce) + " is taken";
-    }
-    const auto err = ApplyTx(view, tx, m_params, fees);
-    return err;
-}
-
-std::string Mempool::Admit(const CTransaction& tx, const AccountLookup& accounts)
-{
-    const auto err = Check(tx, accounts);
-    if (err.empty()) Insert(tx);
-    return err;
-}
-
-std::string Mempool::Accept(const CTransaction& tx, const AccountLookup& accounts)
-{
-    const auto err = Admit(tx, accounts);
-    if (err.empty() && m_db) {
-        ChainDB::Batch batch;
-        batch.PutMempoolTx(tx);
-        try {
-            m_db->Write(batch);
-        } catch (...) {
-            Forget(tx.GetHash());
-            throw;
+        if (tx.type != TxType::WithdrawFromMetachain && tx.nonce < view.Get(sender).nonce) {
+            taken();
+            return state;
         }
     }
-    return err;
+    ApplyTx(view, tx, m_params, fees, state);
+    return state;
+}
+
+TxValidationState Mempool::TestAccept(const CTransaction& tx, const AccountLookup& accounts) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return Check(tx, accounts);
+}
+
+TxValidationState Mempool::Accept(const CTransaction& tx, const AccountLookup& accounts)
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto state = Check(tx, accounts);
+        if (state.IsInvalid()) return state;
+        Insert(tx);
+        if (m_db) {
+            ChainDB::Batch batch;
+            batch.PutMempoolTx(tx);
+            try {
+                m_db->Write(batch);
+            } catch (...) {
+                Forget(tx.GetHash());
+                throw;
+            }
+        }
+    }
+    if (m_signals) m_signals->TransactionAddedToMempool(tx);
+    return {};
 }
 
 size_t Mempool::Load(const AccountLookup& accounts)
@@ -71,8 +104,11 @@ size_t Mempool::Load(const AccountLookup& accounts)
     if (!m_db) return 0;
     auto stored = m_db->ReadMempool();
     const size_t n = stored.size();
-    for (auto& tx : stored)
-        m_restored.push_back(std::move(tx));
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (auto& tx : stored)
+            m_restored.push_back(std::move(tx));
+    }
     Revalidate(accounts);
     return n;
 }
@@ -85,14 +121,29 @@ void Mempool::Insert(const CTransaction& tx)
     m_by_sender[sender][nonce] = txid;
 }
 
-const CTransaction* Mempool::Get(const uint256& txid) const
+bool Mempool::Contains(const uint256& txid) const
 {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_txs.count(txid) > 0;
+}
+
+std::optional<CTransaction> Mempool::Get(const uint256& txid) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
     const auto it = m_txs.find(txid);
-    return it == m_txs.end() ? nullptr : &it->second;
+    if (it == m_txs.end()) return std::nullopt;
+    return it->second;
+}
+
+size_t Mempool::Size() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_txs.size();
 }
 
 std::vector<uint256> Mempool::Txids() const
 {
+    std::lock_guard<std::mutex> lock(m_mutex);
     std::vector<uint256> out;
     for (const auto& [txid, tx] : m_txs)
         out.push_back(txid);
@@ -101,6 +152,7 @@ std::vector<uint256> Mempool::Txids() const
 
 std::vector<CTransaction> Mempool::Ordered() const
 {
+    std::lock_guard<std::mutex> lock(m_mutex);
     std::vector<CTransaction> out;
     for (const auto& [sender, by_nonce] : m_by_sender) {
         for (const auto& [nonce, txid] : by_nonce)
@@ -109,57 +161,98 @@ std::vector<CTransaction> Mempool::Ordered() const
     return out;
 }
 
+void Mempool::Removed(const std::vector<CTransaction>& txs, MemPoolRemovalReason reason)
+{
+    if (!m_signals) return;
+    for (const auto& tx : txs)
+        m_signals->TransactionRemovedFromMempool(tx, reason);
+}
+
 void Mempool::RemoveForBlock(const CBlock& block)
 {
-    for (const auto& tx : block.vtx)
-        Forget(tx.GetHash());
-}
-
-void Mempool::Remove(const uint256& txid)
-{
-    if (!Contains(txid)) return;
-    Forget(txid);
-    if (m_db) {
-        ChainDB::Batch batch;
-        batch.EraseMempoolTx(txid);
-        m_db->Write(batch);
+    std::vector<CTransaction> removed;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (const auto& tx : block.vtx) {
+            if (auto gone = Forget(tx.GetHash())) removed.push_back(std::move(*gone));
+        }
     }
+    Removed(removed, MemPoolRemovalReason::BLOCK);
 }
 
-void Mempool::Forget(const uint256& txid)
+void Mempool::RemoveRefused(const uint256& txid)
+{
+    std::optional<CTransaction> gone;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        gone = Forget(txid);
+        if (gone && m_db) {
+            ChainDB::Batch batch;
+            batch.EraseMempoolTx(txid);
+            m_db->Write(batch);
+        }
+    }
+    if (gone) Removed({*gone}, MemPoolRemovalReason::METACHAIN);
+}
+
+std::optional<CTransaction> Mempool::Forget(const uint256& txid)
 {
     const auto found = m_txs.find(txid);
-    if (found == m_txs.end()) return;
-    const auto [sender, nonce] = SenderKey(found->second);
+    if (found == m_txs.end()) return std::nullopt;
+    CTransaction tx = std::move(found->second);
+    const auto [sender, nonce] = SenderKey(tx);
     m_txs.erase(found);
     auto it = m_by_sender.find(sender);
     if (it != m_by_sender.end()) {
         it->second.erase(nonce);
         if (it->second.empty()) m_by_sender.erase(it);
     }
+    return tx;
 }
 
-void Mempool::Restore(const CTransaction& tx) { m_restored.push_back(tx); }
+void Mempool::Restore(const CTransaction& tx)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_restored.push_back(tx);
+}
 
 void Mempool::Revalidate(const AccountLookup& accounts)
 {
-    // Restored txs first (older), then the pool, each re-admitted in order.
-    std::vector<CTransaction> candidates = std::move(m_restored);
-    m_restored.clear();
-    for (const auto& tx : Ordered())
-        candidates.push_back(tx);
-    m_txs.clear();
-    m_by_sender.clear();
-    std::sort(candidates.begin(), candidates.end(),
-              [](const CTransaction& a, const CTransaction& b) { return SenderKey(a) < SenderKey(b); });
-    ChainDB::Batch dropped;
-    bool any = false;
-    for (const auto& tx : candidates) {
-        if (Contains(tx.GetHash())) continue; // restored and pooled both
-        if (!Admit(tx, accounts).empty()) {
+    std::vector<CTransaction> dropped_txs, added_txs;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        // Restored txs first (older), then the pool, each re-admitted in order.
+        std::vector<CTransaction> candidates = std::move(m_restored);
+        m_restored.clear();
+        std::map<uint256, bool> was_pooled;
+        for (const auto& [sender, by_nonce] : m_by_sender) {
+            for (const auto& [nonce, txid] : by_nonce) {
+                candidates.push_back(m_txs.at(txid));
+                was_pooled[txid] = true;
+            }
+        }
+        m_txs.clear();
+        m_by_sender.clear();
+        std::stable_sort(candidates.begin(), candidates.end(),
+                         [](const CTransaction& a, const CTransaction& b) { return SenderKey(a) < SenderKey(b); });
+        ChainDB::Batch dropped;
+        bool any = false;
+        for (const auto& tx : candidates) {
+            if (m_txs.count(tx.GetHash())) continue; // restored and pooled both
+            if (Check(tx, accounts).IsValid()) {
+                Insert(tx);
+                if (!was_pooled.count(tx.GetHash())) added_txs.push_back(tx);
+                continue;
+            }
             dropped.EraseMempoolTx(tx.GetHash());
             any = true;
+            if (was_pooled.count(tx.GetHash())) dropped_txs.push_back(tx);
         }
+        if (m_db && any) m_db->Write(dropped);
     }
-    if (m_db && any) m_db->Write(dropped);
+    Removed(dropped_txs, MemPoolRemovalReason::INVALID);
+    if (m_signals) {
+        for (const auto& tx : added_txs)
+            m_signals->TransactionAddedToMempool(tx);
+    }
 }

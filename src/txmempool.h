@@ -1,24 +1,28 @@
 // Transactions waiting for a block. Per sender, nonces are contiguous from
 // the account nonce and every pending tx is covered by the balance, so the
-// miner can take them in (sender, nonce) order. Guarded by ChainState::cs.
+// miner can take them in (sender, nonce) order. The pool has its own lock;
+// callers that need it consistent with the chain (admission, block building)
+// hold the chain lock too, always taken first.
 // With a store attached, an accepted tx is on disk before Accept returns, so
 // a crash loses nothing; reloading re-admits the txs against the tip.
 #ifndef DEFI_TXMEMPOOL_H
 #define DEFI_TXMEMPOOL_H
 
 #include <chainparams.h>
+#include <consensus/tx_verify.h>
+#include <consensus/validation.h>
 #include <node/txdb.h>
 #include <primitives/transaction.h>
+#include <validationinterface.h>
 
-#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
-using AccountLookup = std::function<Account(const KeyHash&)>;
-
 // Who orders a tx: its signer, or for a withdrawal its meta account (by
-// meta nonce).
+// meta nonce). Admission, insertion, removal and reloading all key by it.
 std::pair<KeyHash, uint64_t> SenderKey(const CTransaction& tx);
 
 class Mempool {
@@ -26,7 +30,10 @@ public:
     static constexpr size_t MAX_TXS = 5000;
     static constexpr size_t MAX_TX_SIZE = 4096;
 
-    explicit Mempool(const ChainParams& params) : m_params(params) {}
+    explicit Mempool(const ChainParams& params, ValidationSignals* signals = nullptr)
+        : m_params(params), m_signals(signals)
+    {
+    }
 
     // Persists the pool in `db` from now on; ChainState's batches keep it in
     // step with blocks.
@@ -35,21 +42,21 @@ public:
     // rest; returns how many were stored.
     size_t Load(const AccountLookup& accounts);
 
-    // Admits `tx`; returns "" or why it is refused (nothing changes then).
-    std::string Accept(const CTransaction& tx, const AccountLookup& accounts);
-    // Why Accept would refuse `tx` now, or ""; changes nothing.
-    std::string TestAccept(const CTransaction& tx, const AccountLookup& accounts) const { return Check(tx, accounts); }
-    bool Contains(const uint256& txid) const { return m_txs.count(txid) > 0; }
-    const CTransaction* Get(const uint256& txid) const;
-    size_t Size() const { return m_txs.size(); }
+    // Admits `tx`; when refused, nothing changes and the state says why.
+    [[nodiscard]] TxValidationState Accept(const CTransaction& tx, const AccountLookup& accounts);
+    // Why Accept would refuse `tx` now; changes nothing.
+    [[nodiscard]] TxValidationState TestAccept(const CTransaction& tx, const AccountLookup& accounts) const;
+    bool Contains(const uint256& txid) const;
+    std::optional<CTransaction> Get(const uint256& txid) const;
+    size_t Size() const;
     std::vector<uint256> Txids() const;
     // The txs in the order a block applies them.
     std::vector<CTransaction> Ordered() const;
 
     // A block took these txs (its batch erased them from the store).
     void RemoveForBlock(const class CBlock& block);
-    // Drops one tx (the metachain refused it), from the store too.
-    void Remove(const uint256& txid);
+    // Drops one tx the metachain refused, from the store too.
+    void RemoveRefused(const uint256& txid);
     // Deposits and withdrawals are accepted only with a metachain.
     void SetMetachain(bool on) { m_metachain = on; }
     // A disconnected block's tx (its batch stored it): kept if it still
@@ -59,14 +66,15 @@ public:
     void Revalidate(const AccountLookup& accounts);
 
 private:
-    std::string Check(const CTransaction& tx, const AccountLookup& accounts) const;
-    // Check and insert, in memory only.
-    std::string Admit(const CTransaction& tx, const AccountLookup& accounts);
+    TxValidationState Check(const CTransaction& tx, const AccountLookup& accounts) const;
     void Insert(const CTransaction& tx);
-    void Forget(const uint256& txid);
+    std::optional<CTransaction> Forget(const uint256& txid);
+    void Removed(const std::vector<CTransaction>& txs, MemPoolRemovalReason reason);
 
+    mutable std::mutex m_mutex; // guards everything below
     ChainDB* m_db{nullptr};
     const ChainParams& m_params;
+    ValidationSignals* m_signals;
     bool m_metachain{false};
     std::map<uint256, CTransaction> m_txs;
     std::map<KeyHash, std::map<uint64_t, uint256>> m_by_sender;

@@ -1,161 +1,20 @@
 #include <validation.h>
 
 #include <bech32.h>
+#include <consensus/block.h>
+#include <consensus/tx_verify.h>
 #include <metachain/backend.h>
+#include <metachain/marshal.h>
 #include <txmempool.h>
 #include <util/logging.h>
+#include <validationinterface.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-Account AccountView::Get(const KeyHash& key)
-{
-    if (auto it = m_now.find(key); it != m_now.end()) return it->second;
-    const Account a = m_base(key);
-    m_before.emplace(key, a);
-    m_now.emplace(key, a);
-    return a;
-}
-
-void AccountView::Set(const KeyHash& key, const Account& a)
-{
-    Get(key);
-    m_now[key] = a;
-}
-
-const char* const LOCK_ADDRESS_PAID = "pays the lock address, which only a deposittometachain may pay";
-
-std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& params, CAmount& fees)
-{
-    if (tx.type == TxType::Coinbase) return "coinbase outside the first position";
-    if (!MoneyRange(tx.amount) || tx.amount == 0) return "amount out of range";
-    if (!MoneyRange(tx.fee)) return "fee out of range";
-    const auto to_native = DecodeAddress(tx.to, params.address_hrp);
-    if (tx.type == TxType::WithdrawFromMetachain) {
-        // The metachain checks the meta signature; here only the native effect.
-        if (!to_native) return "invalid native address " + tx.to;
-        if (*to_native == params.lock_address) return LOCK_ADDRESS_PAID;
-        if (!DecodeAddress(tx.meta_from, params.meta_hrp)) return "invalid meta address " + tx.meta_from;
-        if (tx.fee >= tx.amount) return "withdrawal does not cover its fee";
-        Account lock = view.Get(params.lock_address);
-        if (lock.balance < tx.amount) return "lock balance too low for the withdrawal";
-        lock.balance -= tx.amount;
-        view.Set(params.lock_address, lock);
-        Account to = view.Get(*to_native);
-        const auto credited = CheckedAdd(to.balance, tx.amount - tx.fee);
-        if (!credited) return "balance overflow";
-        to.balance = *credited;
-        view.Set(*to_native, to);
-    } else {
-        KeyHash recipient;
-        if (tx.type == TxType::Transfer) {
-            if (!to_native) return "invalid native address " + tx.to;
-            if (*to_native == params.lock_address) return LOCK_ADDRESS_PAID;
-            recipient = *to_native;
-        } else if (tx.type == TxType::DepositToMetachain) {
-            if (!DecodeAddress(tx.to, params.meta_hrp)) return "invalid meta address " + tx.to;
-            recipient = params.lock_address;
-        } else {
-            return "unknown tx type";
-        }
-        if (!VerifySignature(tx.from, tx.SignatureHash(), tx.signature)) return "bad signature";
-        const KeyHash sender = HashPubKey(tx.from);
-        Account from = view.Get(sender);
-        if (tx.nonce != from.nonce) {
-            return "bad nonce: expected " + std::to_string(from.nonce) + ", got " + std::to_string(tx.nonce);
-        }
-        const auto spend = CheckedAdd(tx.amount, tx.fee);
-        if (!spend) return "amount plus fee overflows";
-        if (from.balance < *spend) return "insufficient funds";
-        from.balance -= *spend;
-        from.nonce += 1;
-        view.Set(sender, from);
-        Account to = view.Get(recipient);
-        const auto credited = CheckedAdd(to.balance, tx.amount);
-        if (!credited) return "balance overflow";
-        to.balance = *credited;
-        view.Set(recipient, to);
-    }
-    const auto total = CheckedAdd(fees, tx.fee);
-    if (!total) return "fees overflow";
-    fees = *total;
-    return "";
-}
-
-std::vector<NativeTxView> MetachainTxs(const CBlock& block, const ChainParams& params)
-{
-    std::vector<NativeTxView> out;
-    for (const auto& tx : block.vtx) {
-        if (tx.type == TxType::DepositToMetachain) {
-            out.push_back({static_cast<int32_t>(mc::TxKind::Deposit),
-                           EncodeAddress(params.address_hrp, HashPubKey(tx.from)),
-                           tx.to,
-                           tx.GetHash(),
-                           tx.amount,
-                           0,
-                           {},
-                           {}});
-        } else if (tx.type == TxType::WithdrawFromMetachain) {
-            out.push_back({static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from, tx.to, tx.GetHash(), tx.amount,
-                           tx.meta_nonce, tx.meta_pubkey, tx.meta_signature});
-        }
-    }
-    return out;
-}
-
-static rust::Vec<mc::NativeTx> ToMeta(const std::vector<NativeTxView>& txs)
-{
-    rust::Vec<mc::NativeTx> out;
-    for (const auto& t : txs) {
-        mc::NativeTx n{};
-        n.kind = static_cast<mc::TxKind>(t.kind);
-        n.from = t.from;
-        n.to = t.to;
-        n.amount = t.amount;
-        n.native_txid = metachain::ToRustBytes(t.txid);
-        n.nonce = t.nonce;
-        n.pubkey = metachain::ToRustBytes(t.pubkey);
-        n.signature = metachain::ToRustBytes(t.signature);
-        out.push_back(std::move(n));
-    }
-    return out;
-}
-
-static mc::MetaConnectBlockInput ConnectInput(const CBlock& block, const ChainParams& params)
-{
-    mc::MetaConnectBlockInput in{};
-    in.payload = metachain::ToRustBytes(block.payload);
-    in.context.height = block.header.height;
-    in.context.time = block.header.time;
-    in.native_txs_hash = mc::ain_native_txs_hash(ToMeta(MetachainTxs(block, params)));
-    return in;
-}
-
-mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time)
-{
-    mc::MetaMintBlockInput in{};
-    in.txs = ToMeta(txs);
-    in.context.height = height;
-    in.context.time = time;
-    return in;
-}
-
-std::string CheckBlock(const CBlock& block, const ChainParams& params)
-{
-    if (block.header.bits != params.pow_bits) return "bad-diffbits";
-    if (!CheckProofOfWork(block.GetHash(), block.header.bits)) return "high-hash (proof of work failed)";
-    if (block.vtx.empty() || block.vtx[0].type != TxType::Coinbase) return "bad-cb-missing";
-    for (size_t i = 1; i < block.vtx.size(); ++i) {
-        if (block.vtx[i].type == TxType::Coinbase) return "bad-cb-multiple";
-    }
-    if (block.vtx[0].nonce != block.header.height) return "bad-cb-height";
-    if (block.ComputeMerkleRoot() != block.header.merkle_root) return "bad-txnmrklroot";
-    if (PayloadHash(block.payload) != block.header.payload_hash) return "bad-payload-hash";
-    return "";
-}
-
-ChainState::ChainState(const ChainParams& params, const std::string& datadir, Mempool& mempool)
-    : m_params(params), m_db(datadir + "/chain"), m_mempool(mempool)
+ChainState::ChainState(const ChainParams& params, const std::string& datadir, Mempool& mempool,
+                       ValidationSignals* signals)
+    : m_params(params), m_db(datadir + "/chain"), m_mempool(mempool), m_signals(signals)
 {
     LoadOrCreate();
     m_mempool.AttachStore(m_db);
@@ -230,35 +89,45 @@ void ChainState::SetStatus(CBlockIndex* idx, uint8_t status)
     m_db.Write(batch);
 }
 
-std::string ChainState::ConnectTip(CBlockIndex* idx)
+bool ChainState::ConnectTip(CBlockIndex* idx, BlockValidationState& state)
 {
+    using R = BlockValidationResult;
     const auto block = m_db.ReadBlock(idx->hash);
-    if (!block) return "block data missing";
-    if (idx->prev != Tip()) return "block does not extend the tip";
-    if (const auto err = CheckBlock(*block, m_params); !err.empty()) return err;
-    if (block->header.time < idx->prev->header.time) return "time-too-old";
-    if (!m_meta && !block->payload.empty()) return "bad-payload: this node runs no metachain";
-    if (m_meta && block->payload.empty()) return "bad-payload: the metachain payload is missing";
+    if (!block) return state.Invalid(R::BLOCK_CONSENSUS, "block data missing");
+    if (idx->prev != Tip()) return state.Invalid(R::BLOCK_CONSENSUS, "block does not extend the tip");
+    if (!CheckBlock(*block, m_params, state)) return false;
+    if (block->header.time < idx->prev->header.time) return state.Invalid(R::BLOCK_CONSENSUS, "time-too-old");
+    if (!m_meta && !block->payload.empty()) {
+        return state.Invalid(R::BLOCK_CONSENSUS, "bad-payload", "this node runs no metachain");
+    }
+    if (m_meta && block->payload.empty()) {
+        return state.Invalid(R::BLOCK_CONSENSUS, "bad-payload", "the metachain payload is missing");
+    }
 
     AccountView view([this](const KeyHash& k) { return m_db.ReadAccount(k); });
     CAmount fees = 0;
     for (size_t i = 1; i < block->vtx.size(); ++i) {
         const TxType type = block->vtx[i].type;
         if (!m_meta && (type == TxType::WithdrawFromMetachain || type == TxType::DepositToMetachain)) {
-            return "bad-tx: " + std::string(TxTypeName(type)) + " needs a metachain, and this node runs none";
+            return state.Invalid(R::BLOCK_CONSENSUS, "bad-tx",
+                                 std::string(TxTypeName(type)) + " needs a metachain, and this node runs none");
         }
-        const auto err = ApplyTx(view, block->vtx[i], m_params, fees);
-        if (!err.empty()) return "tx " + std::to_string(i) + " invalid: " + err;
+        TxValidationState tx_state;
+        if (!ApplyTx(view, block->vtx[i], m_params, fees, tx_state)) {
+            return state.Invalid(R::BLOCK_CONSENSUS, "tx " + std::to_string(i) + " invalid: " + tx_state.ToString());
+        }
     }
     const CTransaction& coinbase = block->vtx[0];
     const auto reward = CheckedAdd(m_params.block_reward, fees);
-    if (!reward || coinbase.amount != *reward) return "bad-cb-amount";
+    if (!reward || coinbase.amount != *reward) return state.Invalid(R::BLOCK_CONSENSUS, "bad-cb-amount");
     const auto miner = DecodeAddress(coinbase.to, m_params.address_hrp);
-    if (!miner) return "bad-cb-address";
-    if (*miner == m_params.lock_address) return std::string("bad-cb-") + LOCK_ADDRESS_PAID;
+    if (!miner) return state.Invalid(R::BLOCK_CONSENSUS, "bad-cb-address");
+    if (*miner == m_params.lock_address) {
+        return state.Invalid(R::BLOCK_CONSENSUS, std::string("bad-cb-") + LOCK_ADDRESS_PAID);
+    }
     Account m = view.Get(*miner);
     const auto credited = CheckedAdd(m.balance, coinbase.amount);
-    if (!credited) return "bad-cb-overflow";
+    if (!credited) return state.Invalid(R::BLOCK_CONSENSUS, "bad-cb-overflow");
     m.balance = *credited;
     view.Set(*miner, m);
 
@@ -266,9 +135,9 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     // then the native state is committed.
     if (m_meta) {
         try {
-            m_meta->ConnectBlock(ConnectInput(*block, m_params));
+            m_meta->ConnectBlock(metachain::ConnectInput(*block, m_params));
         } catch (const metachain::Error& e) {
-            if (e.IsRejection()) return std::string("bad-payload: ") + e.what();
+            if (e.IsRejection()) return state.Invalid(R::BLOCK_PAYLOAD, "bad-payload", e.what());
             FatalError(std::string("metachain failed connecting block ") + HexStr(idx->hash) + ": " + e.what());
         }
     }
@@ -289,7 +158,8 @@ std::string ChainState::ConnectTip(CBlockIndex* idx)
     m_db.Write(batch);
     m_chain.push_back(idx);
     m_mempool.RemoveForBlock(*block);
-    return "";
+    if (m_signals) m_signals->BlockConnected(*block, idx);
+    return true;
 }
 
 void ChainState::DisconnectTip()
@@ -322,10 +192,12 @@ void ChainState::DisconnectTip()
     // They are kept if they are valid on the new tip.
     for (size_t i = 1; i < block->vtx.size(); ++i)
         m_mempool.Restore(block->vtx[i]);
+    if (m_signals) m_signals->BlockDisconnected(*block, idx);
 }
 
 void ChainState::ActivateBestChain()
 {
+    CBlockIndex* const old_tip = Tip();
     for (;;) {
         // The most-work block whose whole branch is stored and not failed.
         CBlockIndex* best = Tip();
@@ -351,12 +223,12 @@ void ChainState::ActivateBestChain()
             path.push_back(i);
         bool failed = false;
         for (auto it = path.rbegin(); it != path.rend(); ++it) {
-            const auto err = ConnectTip(*it);
-            if (!err.empty()) {
+            BlockValidationState state;
+            if (!ConnectTip(*it, state)) {
                 LogPrint("block " + HexStr((*it)->hash) + " at height " + std::to_string((*it)->height()) +
-                         " is invalid: " + err);
+                         " is invalid: " + state.ToString());
                 SetStatus(*it, (*it)->status | BLOCK_FAILED);
-                m_invalid_reason[(*it)->hash] = err;
+                m_invalid_state[(*it)->hash] = state;
                 failed = true;
                 break;
             }
@@ -364,6 +236,12 @@ void ChainState::ActivateBestChain()
         if (!failed) break;
     }
     AfterTipChange();
+    if (m_signals && Tip() != old_tip) {
+        const CBlockIndex* fork = old_tip;
+        while (!InActiveChain(fork))
+            fork = fork->prev;
+        m_signals->UpdatedBlockTip(Tip(), fork);
+    }
 }
 
 void ChainState::AfterTipChange()
@@ -371,28 +249,35 @@ void ChainState::AfterTipChange()
     m_mempool.Revalidate([this](const KeyHash& k) { return m_db.ReadAccount(k); });
 }
 
-std::string ChainState::ProcessNewBlock(const CBlock& block)
+bool ChainState::ProcessNewBlock(const CBlock& block, BlockValidationState& state, bool* new_block)
 {
+    using R = BlockValidationResult;
     std::lock_guard<std::recursive_mutex> lock(cs);
+    if (new_block) *new_block = false;
     const uint256 hash = block.GetHash();
     if (CBlockIndex* known = Lookup(hash)) {
-        if (known->Failed()) return "duplicate-invalid";
-        return known->HaveData() ? "duplicate" : "";
+        if (known->Failed()) return state.Invalid(R::BLOCK_CACHED_INVALID, "duplicate-invalid");
+        if (known->HaveData()) return true;
     }
-    if (const auto err = CheckBlock(block, m_params); !err.empty()) return err;
+    if (!CheckBlock(block, m_params, state)) return false;
     CBlockIndex* prev = Lookup(block.header.prev);
-    if (!prev) return "prev-blk-not-found";
-    if (prev->Failed()) return "bad-prevblk";
-    if (block.header.height != prev->height() + 1) return "bad-height";
+    if (!prev) return state.Invalid(R::BLOCK_MISSING_PREV, "prev-blk-not-found");
+    if (prev->Failed()) return state.Invalid(R::BLOCK_INVALID_PREV, "bad-prevblk");
+    if (block.header.height != prev->height() + 1) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-height");
     BlockIndexRecord rec{block.header, prev->chainwork + BlockWork(block.header.bits), BLOCK_HAVE_DATA};
     ChainDB::Batch batch;
     batch.PutBlock(hash, block);
     batch.PutIndex(hash, rec);
     m_db.Write(batch);
     CBlockIndex* idx = AddIndex(hash, rec);
+    if (new_block) *new_block = true;
     ActivateBestChain();
-    if (idx->Failed()) return m_invalid_reason.count(hash) ? m_invalid_reason[hash] : "invalid";
-    return "";
+    if (const auto it = m_invalid_state.find(hash); it != m_invalid_state.end() && idx->Failed()) {
+        state = it->second;
+        return false;
+    }
+    if (idx->Failed()) return state.Invalid(R::BLOCK_CONSENSUS, "invalid");
+    return true;
 }
 
 std::string ChainState::InvalidateBlock(const uint256& hash)
@@ -467,7 +352,7 @@ void ChainState::SyncMetachain()
             throw std::runtime_error("block " + std::to_string(n) +
                                      " carries no metachain payload: this chain was built without a metachain");
         }
-        m_meta->ConnectBlock(ConnectInput(*block, m_params));
+        m_meta->ConnectBlock(metachain::ConnectInput(*block, m_params));
     }
     if (from <= height)
         LogPrint("metachain was behind the chain: replayed blocks " + std::to_string(from) + " to " +

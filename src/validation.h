@@ -5,6 +5,7 @@
 #define DEFI_VALIDATION_H
 
 #include <chainparams.h>
+#include <consensus/validation.h>
 #include <node/txdb.h>
 #include <primitives/block.h>
 
@@ -36,59 +37,16 @@ struct MoreWork {
     }
 };
 
-// Accounts as seen while applying txs: reads fall through to the database,
-// writes stay here, and the first value of every touched account is kept
-// for the undo data.
-class AccountView {
-public:
-    explicit AccountView(std::function<Account(const KeyHash&)> base) : m_base(std::move(base)) {}
-    Account Get(const KeyHash& key);
-    void Set(const KeyHash& key, const Account& a);
-    const std::map<KeyHash, Account>& changes() const { return m_now; }
-    const std::map<KeyHash, Account>& before() const { return m_before; }
-
-private:
-    std::function<Account(const KeyHash&)> m_base;
-    std::map<KeyHash, Account> m_now, m_before;
-};
-
-// Why a tx or coinbase that pays the lock address is invalid: only a
-// DepositToMetachain may, so its balance always equals the metachain's supply.
-extern const char* const LOCK_ADDRESS_PAID;
-
-// Applies one non-coinbase tx to `view`, adding its fee to `fees`. Returns
-// the reason it is invalid, or "" (and then the view has changed).
-std::string ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& params, CAmount& fees);
-
-// Context-free checks of a block: PoW, merkle root, payload hash, coinbase.
-std::string CheckBlock(const CBlock& block, const ChainParams& params);
-
 class Mempool;
+class ValidationSignals;
 namespace metachain {
 class Backend;
 }
 
-// The metachain's view of a native Deposit/Withdraw tx, built once here.
-struct NativeTxView {
-    int32_t kind; // mc::TxKind value
-    std::string from, to;
-    uint256 txid;
-    CAmount amount;
-    uint64_t nonce;
-    std::vector<uint8_t> pubkey, signature;
-};
-// The block's Deposit/Withdraw txs, in order, as the metachain sees them.
-std::vector<NativeTxView> MetachainTxs(const CBlock& block, const ChainParams& params);
-
-namespace mc {
-struct MetaMintBlockInput;
-}
-// What the miner hands to MintBlock for these txs at this height and time.
-mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time);
-
 class ChainState {
 public:
-    ChainState(const ChainParams& params, const std::string& datadir, Mempool& mempool);
+    ChainState(const ChainParams& params, const std::string& datadir, Mempool& mempool,
+               ValidationSignals* signals = nullptr);
 
     // Guards every method below and the mempool.
     std::recursive_mutex cs;
@@ -103,10 +61,13 @@ public:
     Account GetAccount(const KeyHash& key) const { return m_db.ReadAccount(key); }
     CAmount TotalBalances() const;
 
-    // Stores a block and moves to the best chain. Returns "" when the block
-    // was accepted (even if not on the best chain), else why it is invalid.
-    std::string ProcessNewBlock(const CBlock& block);
+    // Stores a block and moves to the best chain. Returns true when the block
+    // is valid as far as it was checked (even if not on the best chain; then
+    // it is connected only when its branch has the most work); `new_block`
+    // says whether it was not already stored. Else `state` says why not.
+    bool ProcessNewBlock(const CBlock& block, BlockValidationState& state, bool* new_block = nullptr);
     // Marks a block and its descendants invalid and reorganises away from it.
+    // Returns "" or why it cannot.
     std::string InvalidateBlock(const uint256& hash);
     // Clears the invalid marks of a block, its ancestors and descendants.
     std::string ReconsiderBlock(const uint256& hash);
@@ -125,7 +86,7 @@ public:
 private:
     void LoadOrCreate();
     CBlockIndex* AddIndex(const uint256& hash, const BlockIndexRecord& rec);
-    std::string ConnectTip(CBlockIndex* idx);
+    bool ConnectTip(CBlockIndex* idx, BlockValidationState& state);
     void DisconnectTip();
     void ActivateBestChain();
     void SetStatus(CBlockIndex* idx, uint8_t status);
@@ -135,11 +96,12 @@ private:
     metachain::Backend* m_meta{nullptr};
     ChainDB m_db;
     Mempool& m_mempool;
+    ValidationSignals* m_signals;
     std::map<uint256, std::unique_ptr<CBlockIndex>> m_index;
     // Every indexed block by work: activation looks only at those above the tip.
     std::set<CBlockIndex*, MoreWork> m_by_work;
-    std::vector<CBlockIndex*> m_chain;               // the active chain by height
-    std::map<uint256, std::string> m_invalid_reason; // why a block failed to connect
+    std::vector<CBlockIndex*> m_chain;                       // the active chain by height
+    std::map<uint256, BlockValidationState> m_invalid_state; // why a block failed to connect
 };
 
 #endif // DEFI_VALIDATION_H

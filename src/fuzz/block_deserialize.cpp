@@ -6,7 +6,7 @@
 #include <chainparams.h>
 #include <primitives/block.h>
 #include <serialize.h>
-#include <validation.h>
+#include <consensus/block.h>
 
 #include <cstdint>
 #include <vector>
@@ -28,15 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
                     decoded.payload == block.payload,
                 "decode(encode(block)) changed the block");
 
-    const std::string err = CheckBlock(block, RegtestParams());
-    if (err.empty()) {
+    BlockValidationState state;
+    if (CheckBlock(block, RegtestParams(), state)) {
         // What CheckBlock promises for an accepted block.
         FUZZ_ASSERT(!block.vtx.empty() && block.vtx[0].type == TxType::Coinbase, "accepted without a coinbase");
         FUZZ_ASSERT(block.ComputeMerkleRoot() == block.header.merkle_root, "accepted with a bad merkle root");
         FUZZ_ASSERT(PayloadHash(block.payload) == block.header.payload_hash, "accepted with a bad payload hash");
         FUZZ_ASSERT(CheckProofOfWork(block.GetHash(), block.header.bits), "accepted without proof of work");
     }
-    (void)CheckBlock(block, MainParams());
+    BlockValidationState main_state;
+    (void)CheckBlock(block, MainParams(), main_state);
     (void)BlockWork(block.header.bits);
     return 0;
 }

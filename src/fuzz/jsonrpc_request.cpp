@@ -112,8 +112,8 @@ std::string WalletKey(int i)
 void MineTo(const std::string& address, int64_t time)
 {
     const CBlock block = CreateNewBlock(*g_node.chain, *g_node.mempool, address, time);
-    const std::string err = g_node.chain->ProcessNewBlock(block);
-    if (!err.empty()) Die("template block rejected: " + err);
+    BlockValidationState state;
+    if (!g_node.chain->ProcessNewBlock(block, state)) Die("template block rejected: " + state.ToString());
 }
 
 void BuildTemplate()

@@ -1,6 +1,8 @@
 #include <node/miner.h>
 
+#include <consensus/tx_verify.h>
 #include <metachain/backend.h>
+#include <metachain/marshal.h>
 
 #include <txmempool.h>
 #include <util/logging.h>
@@ -35,9 +37,9 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
             // A tx that no longer applies is skipped; revalidation drops it.
             AccountView trial = view;
             CAmount trial_fees = fees;
-            const auto err = ApplyTx(trial, tx, params, trial_fees);
-            if (!err.empty()) {
-                LogPrint("miner: skipping tx " + HexStr(tx.GetHash()) + ": " + err);
+            TxValidationState state;
+            if (!ApplyTx(trial, tx, params, trial_fees, state)) {
+                LogPrint("miner: skipping tx " + HexStr(tx.GetHash()) + ": " + state.ToString());
                 continue;
             }
             view = std::move(trial);
@@ -46,10 +48,8 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
         }
         metachain::Backend* meta = chain.Metachain();
         if (!meta) break;
-        CBlock draft;
-        draft.vtx = txs;
-        const auto minted =
-            meta->MintBlock(MintInput(MetachainTxs(draft, params), block.header.height, block.header.time));
+        const auto minted = meta->MintBlock(
+            metachain::MintInput(metachain::MetachainTxs(txs, params), block.header.height, block.header.time));
         size_t failed = 0;
         for (const auto& r : minted.refused) {
             uint256 txid;
@@ -58,7 +58,7 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
             std::copy(r.native_txid.begin(), r.native_txid.end(), txid.begin());
             LogPrint("miner: dropping tx " + HexStr(txid) + ", refused by the metachain: " + std::string(r.reason));
             refused.insert(txid);
-            mempool.Remove(txid);
+            mempool.RemoveRefused(txid);
             ++failed;
         }
         if (failed == 0) {

@@ -5,6 +5,7 @@
 #define DEFI_NODE_TXDB_H
 
 #include <amount.h>
+#include <primitives/account.h>
 #include <primitives/block.h>
 
 #include <leveldb/db.h>
@@ -15,12 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-struct Account {
-    CAmount balance{0};
-    uint64_t nonce{0};
-    bool operator==(const Account& o) const { return balance == o.balance && nonce == o.nonce; }
-};
 
 enum BlockStatus : uint8_t {
     BLOCK_HAVE_DATA = 1,

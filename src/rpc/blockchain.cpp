@@ -24,7 +24,7 @@ json TxToJSON(const CTransaction& tx, const ChainParams& params)
 
 FoundTx FindTx(const NodeContext& node, const uint256& txid)
 {
-    if (const CTransaction* tx = node.mempool->Get(txid)) return {*tx, nullptr, 0};
+    if (auto tx = node.mempool->Get(txid)) return {std::move(*tx), nullptr, 0};
     const auto block_hash = node.chain->ReadTxBlock(txid);
     const CBlockIndex* idx = block_hash ? node.chain->Lookup(*block_hash) : nullptr;
     const auto block = idx ? node.chain->ReadBlock(idx->hash) : std::nullopt;

@@ -2,6 +2,7 @@
 // txs, meta transfers into the metachain mempool, and metachain queries.
 #include <bech32.h>
 #include <metachain/backend.h>
+#include <metachain/marshal.h>
 #include <metachain/tx.h>
 #include <node/context.h>
 #include <rpc/util.h>
@@ -111,15 +112,14 @@ void RefuseWhatTheMetachainWould(NodeContext& node, const CTransaction& tx)
     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
     // What the miner would hand MintBlock next: the pool's metachain txs, then
     // this one. Minting never commits, so this is a dry run.
-    CBlock draft;
-    draft.vtx = node.mempool->Ordered();
-    draft.vtx.push_back(tx);
+    std::vector<CTransaction> draft = node.mempool->Ordered();
+    draft.push_back(tx);
     const CBlockIndex* tip = node.chain->Tip();
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const auto minted = CallMeta([&] {
-        return Meta(node).MintBlock(
-            MintInput(MetachainTxs(draft, *node.params), tip->height() + 1, std::max<int64_t>(now, tip->header.time)));
+        return Meta(node).MintBlock(metachain::MintInput(metachain::MetachainTxs(draft, *node.params),
+                                                         tip->height() + 1, std::max<int64_t>(now, tip->header.time)));
     });
     const uint256 txid = tx.GetHash();
     for (const auto& r : minted.refused) {
@@ -222,11 +222,11 @@ void RegisterMetachainRPCCommands(RPCTable& t)
                     tx.meta_pubkey = std::move(signed_tx.pubkey);
                     tx.meta_signature = std::move(signed_tx.signature);
                     const auto accounts = [&node](const KeyHash& k) { return node.chain->GetAccount(k); };
-                    auto err = node.mempool->TestAccept(tx, accounts);
-                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    auto state = node.mempool->TestAccept(tx, accounts);
+                    if (state.IsInvalid()) throw RPCError(RPC_VERIFY_REJECTED, state.ToString());
                     RefuseWhatTheMetachainWould(node, tx);
-                    err = node.mempool->Accept(tx, accounts);
-                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    state = node.mempool->Accept(tx, accounts);
+                    if (state.IsInvalid()) throw RPCError(RPC_VERIFY_REJECTED, state.ToString());
                     return HexStr(tx.GetHash());
                 }});
     t.Register({"Metachain",

@@ -28,8 +28,10 @@ void RegisterMiningRPCCommands(RPCTable& t)
                     json hashes = json::array();
                     for (int64_t i = 0; i < n; ++i) {
                         const CBlock block = CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), Now());
-                        const auto err = node.chain->ProcessNewBlock(block);
-                        if (!err.empty()) throw RPCError(RPC_INTERNAL_ERROR, "mined block rejected: " + err);
+                        BlockValidationState state;
+                        if (!node.chain->ProcessNewBlock(block, state)) {
+                            throw RPCError(RPC_INTERNAL_ERROR, "mined block rejected: " + state.ToString());
+                        }
                         hashes.push_back(HexStr(block.GetHash()));
                     }
                     return hashes;
@@ -44,10 +46,14 @@ void RegisterMiningRPCCommands(RPCTable& t)
                 "null when accepted, else the rejection reason",
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const auto block = DecodeHexArg<CBlock>(a[0], "Block");
-                    const auto err = node.chain->ProcessNewBlock(block);
-                    if (err.empty()) return nullptr;
-                    LogPrint("submitblock " + HexStr(block.GetHash()) + " rejected: " + err);
-                    return err;
+                    BlockValidationState state;
+                    bool new_block = false;
+                    if (node.chain->ProcessNewBlock(block, state, &new_block)) {
+                        if (!new_block) return "duplicate";
+                        return nullptr;
+                    }
+                    LogPrint("submitblock " + HexStr(block.GetHash()) + " rejected: " + state.ToString());
+                    return state.ToString();
                 }});
     t.Register({"Mining",
                 "getrawmempool",

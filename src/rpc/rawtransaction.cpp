@@ -15,11 +15,11 @@ void RegisterRawTransactionRPCCommands(RPCTable& t)
                     const auto tx = DecodeHexArg<CTransaction>(a[0], "TX");
                     std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
                     const auto accounts = [&node](const KeyHash& k) { return node.chain->GetAccount(k); };
-                    auto err = node.mempool->TestAccept(tx, accounts);
-                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    auto state = node.mempool->TestAccept(tx, accounts);
+                    if (state.IsInvalid()) throw RPCError(RPC_VERIFY_REJECTED, state.ToString());
                     if (node.meta) RefuseWhatTheMetachainWould(node, tx);
-                    err = node.mempool->Accept(tx, accounts);
-                    if (!err.empty()) throw RPCError(RPC_VERIFY_REJECTED, err);
+                    state = node.mempool->Accept(tx, accounts);
+                    if (state.IsInvalid()) throw RPCError(RPC_VERIFY_REJECTED, state.ToString());
                     return HexStr(tx.GetHash());
                 }});
     t.Register({"Rawtransactions",

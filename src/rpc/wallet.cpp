@@ -24,7 +24,8 @@ uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CA
         CAmount fees = 0;
         for (const auto& pending : node.mempool->Ordered()) {
             if (pending.type != TxType::WithdrawFromMetachain && HashPubKey(pending.from) == hash) {
-                ApplyTx(view, pending, *node.params, fees);
+                TxValidationState ignored; // pooled txs apply: the pool checked them on this tip
+                ApplyTx(view, pending, *node.params, fees, ignored);
             }
         }
         const Account acc = view.Get(hash);
@@ -38,10 +39,12 @@ uint256 SendFromWallet(NodeContext& node, TxType type, const std::string& to, CA
         tx.fee = fee;
         tx.nonce = acc.nonce;
         tx.signature = key->Sign(tx.SignatureHash());
-        const auto err = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
-        if (err.empty()) return tx.GetHash();
-        if (err.find("insufficient") == std::string::npos) throw RPCError(RPC_VERIFY_REJECTED, err);
-        last_error = err;
+        const auto state = node.mempool->Accept(tx, [&node](const KeyHash& k) { return node.chain->GetAccount(k); });
+        if (state.IsValid()) return tx.GetHash();
+        if (state.GetResult() != TxValidationResult::TX_INSUFFICIENT_FUNDS) {
+            throw RPCError(RPC_VERIFY_REJECTED, state.ToString());
+        }
+        last_error = state.ToString();
     }
     throw RPCError(RPC_WALLET_INSUFFICIENT_FUNDS, last_error);
 }

@@ -28,6 +28,13 @@ CTransaction Transfer(const CKey& from, const std::string& to, CAmount amount, u
     return tx;
 }
 
+// ProcessNewBlock as submitblock reports it: "" or why not.
+std::string Process(ChainState& chain, const CBlock& block)
+{
+    BlockValidationState state;
+    return chain.ProcessNewBlock(block, state) ? "" : state.ToString();
+}
+
 // Re-mines a block after its content changed, so only the change is wrong.
 void Remine(CBlock& b, bool fix_merkle = true)
 {
@@ -42,7 +49,7 @@ protected:
     ChainTest() : mempool(P()), chain(P(), dir.path().string(), mempool) {}
 
     CBlock Mine(const std::string& to) { return CreateNewBlock(chain, mempool, to, 1700000100); }
-    void MineAndConnect(const std::string& to) { ASSERT_EQ(chain.ProcessNewBlock(Mine(to)), ""); }
+    void MineAndConnect(const std::string& to) { ASSERT_EQ(Process(chain, Mine(to)), ""); }
     AccountLookup Lookup()
     {
         return [this](const KeyHash& k) { return chain.GetAccount(k); };
@@ -52,7 +59,7 @@ protected:
     {
         const uint256 tip = chain.Tip()->hash;
         const CAmount total = chain.TotalBalances();
-        const auto err = chain.ProcessNewBlock(block);
+        const auto err = Process(chain, block);
         EXPECT_NE(err, "");
         EXPECT_NE(err.find(reason) == std::string::npos ? std::string() : reason, "") << err;
         EXPECT_EQ(chain.Tip()->hash, tip);
@@ -114,7 +121,7 @@ TEST_F(ChainTest, MiningPaysRewardAndTransfersMoveFunds)
     MineAndConnect(Addr(alice));
     EXPECT_EQ(chain.Tip()->height(), 1u);
     EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, 50 * COIN);
-    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 10 * COIN, 0), Lookup()), "");
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 10 * COIN, 0), Lookup()).ToString(), "");
     MineAndConnect(Addr(bob));
     EXPECT_EQ(chain.GetAccount(HashPubKey(alice.GetPubKey())).balance, 40 * COIN - 10000);
     EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 10 * COIN + 50 * COIN + 10000);
@@ -126,7 +133,7 @@ TEST_F(ChainTest, InvalidBlocksAreRejectedAndChangeNothing)
 {
     MineAndConnect(Addr(alice));
     const CBlock good = [&] {
-        EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()), "");
+        EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()).ToString(), "");
         return Mine(Addr(bob));
     }();
 
@@ -178,7 +185,7 @@ TEST_F(ChainTest, InvalidBlocksAreRejectedAndChangeNothing)
     ExpectRejected(with_payload, "no metachain");
 
     // The good block still connects afterwards.
-    EXPECT_EQ(chain.ProcessNewBlock(good), "");
+    EXPECT_EQ(Process(chain, good), "");
     EXPECT_EQ(chain.Tip()->hash, good.GetHash());
 }
 
@@ -186,7 +193,7 @@ TEST_F(ChainTest, InvalidateAndReconsiderRestoreBalancesExactly)
 {
     MineAndConnect(Addr(alice));
     const CAmount after1 = chain.GetAccount(HashPubKey(alice.GetPubKey())).balance;
-    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 3 * COIN, 0), Lookup()), "");
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), 3 * COIN, 0), Lookup()).ToString(), "");
     MineAndConnect(Addr(alice));
     MineAndConnect(Addr(alice));
     const uint256 h2 = chain.AtHeight(2)->hash, tip = chain.Tip()->hash;
@@ -236,20 +243,23 @@ TEST_F(ChainTest, StateSurvivesReopen)
 TEST_F(ChainTest, MempoolRules)
 {
     MineAndConnect(Addr(alice));
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0, 1), Lookup()).find("min relay fee"),
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0, 1), Lookup()).ToString().find("min relay fee"),
               std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()).find("bad nonce"), std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 60 * COIN, 0), Lookup()).find("insufficient"),
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()).ToString().find("bad nonce"),
               std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(bob, Addr(alice), COIN, 0), Lookup()).find("insufficient"), std::string::npos);
-    EXPECT_NE(mempool.Accept(Transfer(alice, "dfrt1nope", COIN, 0), Lookup()).find("invalid native address"),
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 60 * COIN, 0), Lookup()).ToString().find("insufficient"),
+              std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(bob, Addr(alice), COIN, 0), Lookup()).ToString().find("insufficient"),
+              std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, "dfrt1nope", COIN, 0), Lookup()).ToString().find("invalid native address"),
               std::string::npos);
     const auto first = Transfer(alice, Addr(bob), COIN, 0);
-    ASSERT_EQ(mempool.Accept(first, Lookup()), "");
-    EXPECT_EQ(mempool.Accept(first, Lookup()), "txn-already-in-mempool");
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 2 * COIN, 0), Lookup()).find("nonce"), std::string::npos);
-    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()), "") << "nonce order per sender";
-    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 48 * COIN, 2), Lookup()).find("insufficient"),
+    ASSERT_EQ(mempool.Accept(first, Lookup()).ToString(), "");
+    EXPECT_EQ(mempool.Accept(first, Lookup()).ToString(), "txn-already-in-mempool");
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 2 * COIN, 0), Lookup()).ToString().find("nonce"),
+              std::string::npos);
+    ASSERT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 1), Lookup()).ToString(), "") << "nonce order per sender";
+    EXPECT_NE(mempool.Accept(Transfer(alice, Addr(bob), 48 * COIN, 2), Lookup()).ToString().find("insufficient"),
               std::string::npos)
         << "pending spends count";
     EXPECT_EQ(mempool.Size(), 2u);
@@ -272,16 +282,13 @@ TEST(MempoolStore, SurvivesRestartsAndFollowsBlocks)
         {
             return [this](const KeyHash& k) { return chain.GetAccount(k); };
         }
-        std::string Mine(const std::string& to)
-        {
-            return chain.ProcessNewBlock(CreateNewBlock(chain, pool, to, 1700000100));
-        }
+        std::string Mine(const std::string& to) { return Process(chain, CreateNewBlock(chain, pool, to, 1700000100)); }
     };
     {
         Node n(dir);
         EXPECT_EQ(n.chain.LoadMempool(), 0u);
         ASSERT_EQ(n.Mine(Addr(alice)), "");
-        ASSERT_EQ(n.pool.Accept(t0, n.Lookup()), "");
+        ASSERT_EQ(n.pool.Accept(t0, n.Lookup()).ToString(), "");
     }
     {
         Node n(dir);
@@ -289,7 +296,7 @@ TEST(MempoolStore, SurvivesRestartsAndFollowsBlocks)
         EXPECT_TRUE(n.pool.Contains(t0.GetHash()));
         ASSERT_EQ(n.Mine(Addr(bob)), "");
         EXPECT_EQ(n.pool.Size(), 0u);
-        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()), "");
+        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()).ToString(), "");
     }
     uint256 h1, h2;
     {
@@ -313,8 +320,8 @@ TEST(MempoolStore, SurvivesRestartsAndFollowsBlocks)
     {
         Node n(dir);
         EXPECT_EQ(n.chain.LoadMempool(), 0u) << "dropped txs stay dropped";
-        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()), "");
-        n.pool.Remove(t1.GetHash());
+        ASSERT_EQ(n.pool.Accept(t1, n.Lookup()).ToString(), "");
+        n.pool.RemoveRefused(t1.GetHash());
     }
     {
         Node n(dir);
@@ -329,10 +336,11 @@ TEST_F(ChainTest, NothingButADepositPaysTheLockAddress)
     MineAndConnect(Addr(alice));
     const std::string lock = P().LockAddress();
     // Mempool: refused with the reason, nothing admitted.
-    EXPECT_NE(mempool.Accept(Transfer(alice, lock, COIN, 0), Lookup()).find("lock address"), std::string::npos);
+    EXPECT_NE(mempool.Accept(Transfer(alice, lock, COIN, 0), Lookup()).ToString().find("lock address"),
+              std::string::npos);
     EXPECT_EQ(mempool.Size(), 0u);
     // Blocks: a transfer to it, or a coinbase paying it, is invalid.
-    EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()), "");
+    EXPECT_EQ(mempool.Accept(Transfer(alice, Addr(bob), COIN, 0), Lookup()).ToString(), "");
     const CBlock good = Mine(Addr(bob));
     CBlock transfer = good;
     transfer.vtx[1] = Transfer(alice, lock, COIN, 0);
@@ -343,7 +351,7 @@ TEST_F(ChainTest, NothingButADepositPaysTheLockAddress)
     Remine(coinbase);
     ExpectRejected(coinbase, "bad-cb-pays the lock address");
     EXPECT_EQ(chain.GetAccount(P().lock_address).balance, 0);
-    EXPECT_EQ(chain.ProcessNewBlock(good), "");
+    EXPECT_EQ(Process(chain, good), "");
 }
 
 TEST(Primitives, AddressFieldsArePrintableAscii)
