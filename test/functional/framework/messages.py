@@ -92,6 +92,13 @@ class Reader:
     def str(self, limit=1 << 16):
         return self.bytes(limit).decode("utf-8", "surrogateescape")
 
+    def ascii(self, limit):
+        """Printable ASCII without space, as src/serialize.h's Reader::Ascii."""
+        b = self.bytes(limit)
+        if any(c < 0x21 or c > 0x7E for c in b):
+            raise SerializeError("address field holds a byte that is not printable ASCII")
+        return b.decode("ascii")
+
     def fixed(self, n):
         self.need(n)
         b = self.data[self.pos:self.pos + n]
@@ -153,9 +160,9 @@ class CTransaction:
         if tx.type > TX_WITHDRAW:
             raise SerializeError(f"unknown tx type {tx.type}")
         tx.from_ = r.fixed(33)
-        tx.to = r.str(MAX_ADDRESS_LEN)
+        tx.to = r.ascii(MAX_ADDRESS_LEN)
         tx.amount, tx.fee, tx.nonce = r.int("q"), r.int("q"), r.int("Q")
-        tx.meta_from = r.str(MAX_ADDRESS_LEN)
+        tx.meta_from = r.ascii(MAX_ADDRESS_LEN)
         tx.meta_nonce = r.int("Q")
         tx.meta_pubkey = r.bytes(MAX_META_PUBKEY_LEN)
         tx.meta_signature = r.bytes(MAX_SIG_LEN)
