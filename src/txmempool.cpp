@@ -44,7 +44,9 @@ TxValidationState Mempool::Check(const CTransaction& tx, const AccountLookup& ac
         return state;
     }
     // Apply the sender's pending txs first, then this one.
-    const auto [sender, nonce] = SenderKey(tx);
+    const auto key = SenderKey(tx);
+    const KeyHash& sender = key.first;
+    const uint64_t nonce = key.second;
     AccountView view(accounts);
     CAmount fees = 0;
     if (auto it = m_by_sender.find(sender); it != m_by_sender.end()) {

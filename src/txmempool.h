@@ -54,7 +54,7 @@ public:
     std::vector<CTransaction> Ordered() const;
 
     // A block took these txs (its batch erased them from the store).
-    void RemoveForBlock(const class CBlock& block);
+    void RemoveForBlock(const struct CBlock& block);
     // Drops one tx the metachain refused, from the store too.
     void RemoveRefused(const uint256& txid);
     // Deposits and withdrawals are accepted only with a metachain.

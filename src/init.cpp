@@ -1,0 +1,253 @@
+#include <init.h>
+
+#include <chainparams.h>
+#include <crypto/hash.h>
+#include <httprpc.h>
+#include <metachain/backend.h>
+#include <rpc/server.h>
+#include <txmempool.h>
+#include <util/args.h>
+#include <util/logging.h>
+#include <validation.h>
+#include <validationinterface.h>
+#include <wallet/wallet.h>
+
+#include <charconv>
+#include <chrono>
+#include <fcntl.h>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <unistd.h>
+
+void SetupServerArgs(ArgsManager& args)
+{
+    args.AddArg("-help", "Print this help message and exit");
+    args.AddArg("-version", "Print version (including the metachain library's) and exit");
+    args.AddArg("-datadir=<dir>", "Data directory (default: ~/.defi)");
+    args.AddArg("-conf=<file>", "Config file, key=value lines (default: <datadir>/defi.conf)");
+    args.AddArg("-regtest", "Use the regression-test chain (data under <datadir>/regtest)");
+    args.AddArg("-printtoconsole", "Send log lines to the console as well as debug.log (default: 1, 0 with -daemon)");
+    args.AddArg("-daemon", "Run in the background");
+    args.AddArg("-rpcbind=<addr>", "Address the JSON-RPC server binds (default: 127.0.0.1)");
+    args.AddArg("-rpcport=<port>", "JSON-RPC port (default: 8554, regtest: 19554)");
+    args.AddArg("-rpcuser=<user>", "JSON-RPC user (default: cookie authentication)");
+    args.AddArg("-rpcpassword=<pw>", "JSON-RPC password (default: cookie authentication)");
+    args.AddArg("-rpcthreads=<n>", "Threads serving RPC calls (default: 4)");
+    args.AddArg("-rpcworkqueue=<n>",
+                "RPC requests that may wait for a thread; more are refused with 503 (default: 64)");
+    args.AddArg("-rpcbatchlimit=<n>", "Most requests in one JSON-RPC batch (default: 1000)");
+    args.AddArg("-rpcbatchwork=<n>",
+                "Most work units one JSON-RPC request or batch may use: a call is 1, generatetoaddress 1 per block "
+                "(default: 10000)");
+    args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>)");
+    args.AddArg("-meta_rpc=<url>", "Use a metachaind at grpc://host:port or http://host:port");
+    args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
+    args.AddArg("-meta_rpc_timeout=<seconds>",
+                "Longest a metachaind call may take before the node gives up and exits (default: 30)");
+}
+
+namespace {
+
+// -meta_rpc_timeout in whole seconds, 1 to 86400; only with -meta_rpc.
+bool ParseMetaRpcTimeout(const ArgsManager& args, std::optional<std::chrono::milliseconds>& timeout, std::string& error)
+{
+    if (!args.IsSet("-meta_rpc_timeout")) return true;
+    const std::string text = args.Get("-meta_rpc_timeout");
+    if (!args.IsSet("-meta_rpc")) {
+        error = "-meta_rpc_timeout needs -meta_rpc";
+        return false;
+    }
+    long seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || end != text.data() + text.size() || seconds < 1 || seconds > 86400) {
+        error = "-meta_rpc_timeout=" + text + " is not a whole number of seconds from 1 to 86400";
+        return false;
+    }
+    timeout = std::chrono::seconds(seconds);
+    return true;
+}
+
+std::string RandomHex(size_t bytes)
+{
+    std::ifstream urandom("/dev/urandom", std::ios::binary);
+    std::vector<uint8_t> buf(bytes);
+    if (!urandom.read(reinterpret_cast<char*>(buf.data()), buf.size()))
+        throw std::runtime_error("/dev/urandom unavailable");
+    return HexStr(buf);
+}
+
+// Writes `<dir>/.cookie` (mode 0600) and returns the password in it.
+std::string WriteCookie(const std::filesystem::path& path)
+{
+    const std::string password = RandomHex(32);
+    const std::string text = "__cookie__:" + password;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error("cannot write " + path.string());
+    }
+    ::close(fd);
+    return password;
+}
+
+// The RPC server's numeric options, checked.
+struct RPCOptions {
+    int64_t port, threads, queue, batch, work;
+};
+
+bool ReadRPCOptions(const ArgsManager& args, uint16_t default_port, RPCOptions& out, std::string& error)
+{
+    return args.GetInt("-rpcport", default_port, 1, 65535, out.port, error) &&
+           args.GetInt("-rpcthreads", 4, 1, 64, out.threads, error) &&
+           args.GetInt("-rpcworkqueue", 64, 1, 100000, out.queue, error) &&
+           args.GetInt("-rpcbatchlimit", 1000, 1, 1000000, out.batch, error) &&
+           args.GetInt("-rpcbatchwork", 10000, 1, 1000000000, out.work, error);
+}
+
+} // namespace
+
+bool CheckServerArgs(const ArgsManager& args, std::string& error)
+{
+    if (args.IsSet("-meta") && args.IsSet("-meta_rpc")) {
+        error = "-meta and -meta_rpc exclude each other; give one";
+        return false;
+    }
+    std::optional<std::chrono::milliseconds> timeout;
+    RPCOptions rpc{};
+    return ParseMetaRpcTimeout(args, timeout, error) && ReadRPCOptions(args, 1, rpc, error);
+}
+
+Node::Node() = default;
+Node::~Node() { Stop(); }
+
+bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::filesystem::path& datadir,
+                 std::atomic<bool>& shutdown, std::string& error)
+{
+    const auto fail = [&](const std::string& message) {
+        error = message;
+        Stop();
+        return false;
+    };
+    std::optional<std::chrono::milliseconds> meta_rpc_timeout;
+    if (!ParseMetaRpcTimeout(args, meta_rpc_timeout, error)) return fail(error);
+
+    // 1. The metachain: the chain state connects every block through it.
+    try {
+        if (args.IsSet("-meta")) {
+            std::string meta_args = args.Get("-meta");
+            if (meta_args == "1") meta_args.clear();
+            m_meta = metachain::MakeFfiBackend((datadir / "metachain").string(), meta_args);
+        } else if (args.IsSet("-meta_rpc")) {
+            m_meta = metachain::MakeRpcBackend(args.Get("-meta_rpc"), args.Get("-meta_rpc_secret"), meta_rpc_timeout);
+        }
+        if (m_meta) {
+            const auto tip = m_meta->GetTip();
+            LogPrint("metachain (" + m_meta->Mode() + ") version " + m_meta->Version() + ", tip height " +
+                     std::to_string(tip.number) + " hash " + std::string(tip.hash));
+            if (const std::string urls(mc::ain_server_urls()); m_meta->Mode() == "ffi" && !urls.empty()) {
+                LogPrint("embedded metachain serving " + urls);
+            }
+        } else {
+            LogPrint("no metachain configured (-meta or -meta_rpc); running the native chain alone");
+        }
+    } catch (const std::exception& e) {
+        return fail(std::string("metachain unavailable: ") + e.what());
+    }
+
+    // 2. The chain state and its mempool, then the metachain brought to its tip.
+    m_signals = std::make_unique<ValidationSignals>();
+    m_mempool = std::make_unique<Mempool>(params, m_signals.get());
+    try {
+        m_chain = std::make_unique<ChainState>(params, datadir.string(), *m_mempool, m_signals.get());
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+    LogPrint("chain tip height " + std::to_string(m_chain->Tip()->height()) + " hash " + HexStr(m_chain->Tip()->hash));
+    if (m_meta) {
+        m_chain->SetMetachain(m_meta.get());
+        m_mempool->SetMetachain(true);
+        try {
+            // After any crash: the metachain catches up or steps back to our tip.
+            m_chain->SyncMetachain();
+        } catch (const std::exception& e) {
+            return fail(std::string("cannot bring the metachain to the chain tip: ") + e.what());
+        }
+    }
+    try {
+        m_chain->LoadMempool();
+    } catch (const std::exception& e) {
+        return fail(std::string("cannot reload the mempool: ") + e.what());
+    }
+
+    // 3. The wallet.
+    try {
+        m_wallet = std::make_unique<CWallet>((datadir / "wallet.json").string());
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+
+    // 4. The RPC server, last: from here callers reach everything above.
+    context.params = &params;
+    context.chain = m_chain.get();
+    context.mempool = m_mempool.get();
+    context.wallet = m_wallet.get();
+    context.meta = m_meta.get();
+    context.shutdown = &shutdown;
+    m_table = std::make_unique<RPCTable>();
+    RegisterBlockchainRPCCommands(*m_table);
+    RegisterMiningRPCCommands(*m_table);
+    RegisterRawTransactionRPCCommands(*m_table);
+    RegisterWalletRPCCommands(*m_table);
+    RegisterNodeRPCCommands(*m_table);
+    RegisterMetachainRPCCommands(*m_table);
+    HTTPRPCConfig rpc;
+    rpc.bind = args.Get("-rpcbind", "127.0.0.1");
+    try {
+        RPCOptions o{};
+        std::string bad;
+        if (!ReadRPCOptions(args, params.default_rpc_port, o, bad)) throw std::runtime_error(bad);
+        rpc.port = static_cast<uint16_t>(o.port);
+        rpc.threads = static_cast<size_t>(o.threads);
+        rpc.work_queue = static_cast<size_t>(o.queue);
+        rpc.limits.max_batch = static_cast<size_t>(o.batch);
+        rpc.limits.max_work = static_cast<uint64_t>(o.work);
+        m_cookie = datadir / ".cookie";
+        if (args.IsSet("-rpcpassword")) {
+            rpc.user = args.Get("-rpcuser");
+            rpc.password = args.Get("-rpcpassword");
+            m_cookie.clear();
+        } else {
+            rpc.user = "__cookie__";
+            rpc.password = WriteCookie(m_cookie);
+        }
+        m_rpc = std::make_unique<HTTPRPCServer>(context, *m_table, rpc);
+        m_rpc->Start();
+    } catch (const std::exception& e) {
+        return fail(std::string("cannot start the RPC server: ") + e.what());
+    }
+    return true;
+}
+
+void Node::Stop()
+{
+    // The reverse of Start: first no new callers, then what they used.
+    if (m_rpc) m_rpc->Stop();
+    m_rpc.reset();
+    if (!m_cookie.empty()) {
+        std::error_code ec;
+        std::filesystem::remove(m_cookie, ec);
+        m_cookie.clear();
+    }
+    m_table.reset();
+    m_wallet.reset();
+    if (m_chain) {
+        // Waits for any call still holding the chain.
+        std::lock_guard<std::recursive_mutex> lock(m_chain->cs);
+    }
+    m_chain.reset();
+    m_mempool.reset();
+    m_signals.reset();
+    m_meta.reset();
+    context = NodeContext{};
+}
