@@ -6,12 +6,13 @@
 #include <amount.h>
 #include <key.h>
 
+#include <array>
 #include <string>
 
 struct CBlock;
 
 struct ChainParams {
-    std::string network;     // "main" or "regtest"
+    std::string network;     // "main", "testnet" or "regtest"
     std::string address_hrp; // native addresses
     std::string meta_hrp;    // metachain addresses (as lib/metachain)
     KeyHash lock_address;    // holds deposited funds; no key can spend it
@@ -20,6 +21,8 @@ struct ChainParams {
     CAmount min_fee; // smallest fee the mempool accepts
     uint16_t default_rpc_port;
     int64_t genesis_time;
+    std::array<uint8_t, 4> magic; // starts every P2P message (docs/p2p.md)
+    uint16_t default_p2p_port;
 
     std::string LockAddress() const;
     // The genesis block, mined deterministically from nonce 0.
@@ -27,6 +30,10 @@ struct ChainParams {
 };
 
 const ChainParams& RegtestParams();
+const ChainParams& TestnetParams();
 const ChainParams& MainParams();
+// The params of -regtest, -testnet or main; nullopt with `error` if both
+// flags are given.
+const ChainParams* SelectParams(bool regtest, bool testnet, std::string& error);
 
 #endif // DEFI_CHAINPARAMS_H

@@ -89,6 +89,7 @@ int main(int argc, char* argv[])
     args.AddArg("-datadir=<dir>", "Data directory (default: ~/.defi)");
     args.AddArg("-conf=<file>", "Config file (default: <datadir>/defi.conf)");
     args.AddArg("-regtest", "Use the regression-test chain");
+    args.AddArg("-testnet", "Use the test network");
     args.AddArg("-rpcconnect=<ip>", "Node address (default: 127.0.0.1)");
     args.AddArg("-rpcport=<port>", "Node JSON-RPC port");
     args.AddArg("-rpcuser=<user>", "JSON-RPC user");
@@ -112,7 +113,12 @@ int main(int argc, char* argv[])
         // defi.conf also holds node-only keys; the client ignores what it does not know.
         error.clear();
     }
-    const ChainParams& params = args.GetBool("-regtest", false) ? RegtestParams() : MainParams();
+    const ChainParams* selected = SelectParams(args.GetBool("-regtest", false), args.GetBool("-testnet", false), error);
+    if (!selected) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return EXIT_FAILURE;
+    }
+    const ChainParams& params = *selected;
     const std::filesystem::path datadir = params.network == "main" ? base : base / params.network;
     std::string auth;
     if (args.IsSet("-rpcpassword")) {

@@ -77,7 +77,12 @@ int main(int argc, char* argv[])
         std::fprintf(stderr, "Error: %s\n", error.c_str());
         return EXIT_FAILURE;
     }
-    const ChainParams& params = args.GetBool("-regtest", false) ? RegtestParams() : MainParams();
+    const ChainParams* selected = SelectParams(args.GetBool("-regtest", false), args.GetBool("-testnet", false), error);
+    if (!selected) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return EXIT_FAILURE;
+    }
+    const ChainParams& params = *selected;
     std::filesystem::path datadir = params.network == "main" ? base : base / params.network;
     std::error_code ec;
     std::filesystem::create_directories(datadir, ec);

@@ -27,6 +27,7 @@ void SetupServerArgs(ArgsManager& args)
     args.AddArg("-datadir=<dir>", "Data directory (default: ~/.defi)");
     args.AddArg("-conf=<file>", "Config file, key=value lines (default: <datadir>/defi.conf)");
     args.AddArg("-regtest", "Use the regression-test chain (data under <datadir>/regtest)");
+    args.AddArg("-testnet", "Use the test network (data under <datadir>/testnet)");
     args.AddArg("-printtoconsole", "Send log lines to the console as well as debug.log (default: 1, 0 with -daemon)");
     args.AddArg("-daemon", "Run in the background");
     args.AddArg("-rpcbind=<addr>", "Address the JSON-RPC server binds (default: 127.0.0.1)");

@@ -26,6 +26,29 @@ CBlockIndex* ChainState::Lookup(const uint256& hash) const
     return it == m_index.end() ? nullptr : it->second.get();
 }
 
+const CBlockIndex* ChainState::BestHeader() const
+{
+    for (const CBlockIndex* idx : m_by_work) {
+        if (!idx->Failed()) return idx;
+    }
+    return Tip();
+}
+
+std::vector<const CBlockIndex*> ChainState::ChainTips() const
+{
+    std::set<const CBlockIndex*> parents;
+    for (const auto& [hash, idx] : m_index) {
+        if (idx->prev) parents.insert(idx->prev);
+    }
+    std::vector<const CBlockIndex*> tips;
+    for (const auto& [hash, idx] : m_index) {
+        if (!parents.count(idx.get())) tips.push_back(idx.get());
+    }
+    return tips;
+}
+
+bool ChainState::IsInitialBlockDownload(int64_t now) const { return Tip()->header.time < now - 24 * 60 * 60; }
+
 CBlockIndex* ChainState::AddIndex(const uint256& hash, const BlockIndexRecord& rec)
 {
     auto& slot = m_index[hash];

@@ -55,6 +55,14 @@ public:
     CBlockIndex* Tip() const { return m_chain.back(); }
     CBlockIndex* AtHeight(uint32_t h) const { return h < m_chain.size() ? m_chain[h] : nullptr; }
     CBlockIndex* Lookup(const uint256& hash) const;
+    // The most-work block in the index that is not invalid, with or without
+    // its data: how far the headers reach.
+    const CBlockIndex* BestHeader() const;
+    // Every block no other block builds on: the tips of all branches.
+    std::vector<const CBlockIndex*> ChainTips() const;
+    // Whether the tip is more than a day old, as bitcoind judges a node that
+    // is still catching up.
+    bool IsInitialBlockDownload(int64_t now) const;
     bool InActiveChain(const CBlockIndex* idx) const { return AtHeight(idx->height()) == idx; }
     std::optional<CBlock> ReadBlock(const uint256& hash) const { return m_db.ReadBlock(hash); }
     std::optional<uint256> ReadTxBlock(const uint256& txid) const { return m_db.ReadTxBlock(txid); }

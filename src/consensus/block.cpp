@@ -1,5 +1,7 @@
 #include <consensus/block.h>
 
+#include <consensus/consensus.h>
+
 #include <set>
 
 bool CheckBlockHeader(const CBlockHeader& header, const ChainParams& params, BlockValidationState& state)
@@ -16,6 +18,8 @@ bool CheckBlock(const CBlock& block, const ChainParams& params, BlockValidationS
 {
     using R = BlockValidationResult;
     if (!CheckBlockHeader(block.header, params, state)) return false;
+    if (block.payload.size() > MAX_PAYLOAD_SIZE) return state.Invalid(R::BLOCK_CONSENSUS, "bad-payload-length");
+    if (block.Serialize().size() > MAX_BLOCK_SIZE) return state.Invalid(R::BLOCK_CONSENSUS, "bad-blk-length");
     if (block.vtx.empty() || block.vtx[0].type != TxType::Coinbase) {
         return state.Invalid(R::BLOCK_CONSENSUS, "bad-cb-missing");
     }

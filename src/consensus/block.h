@@ -9,7 +9,7 @@
 
 // Difficulty bits and proof of work.
 bool CheckBlockHeader(const CBlockHeader& header, const ChainParams& params, BlockValidationState& state);
-// The header, then the coinbase's place and height, and that the merkle root
+// The header, then the size limits (consensus/consensus.h), the coinbase's place and height, and that the merkle root
 // and payload hash match the txs and payload.
 bool CheckBlock(const CBlock& block, const ChainParams& params, BlockValidationState& state);
 

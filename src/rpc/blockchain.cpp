@@ -5,6 +5,7 @@
 #include <txmempool.h>
 #include <validation.h>
 
+#include <chrono>
 #include <mutex>
 
 json TxToJSON(const CTransaction& tx, const ChainParams& params)
@@ -100,8 +101,43 @@ uint256 HashArg(const json& v)
     return *h;
 }
 
+// Expected hashes per block at `bits`, relative to the easiest target
+// (regtest's), which counts 1.
+double Difficulty(uint32_t bits)
+{
+    return static_cast<double>(BlockWork(bits)) / static_cast<double>(BlockWork(RegtestParams().pow_bits));
+}
+
 void RegisterBlockchainRPCCommands(RPCTable& t)
 {
+    t.Register({"Blockchain",
+                "getchaintips",
+                "Returns the tip of every branch in the block index: the active chain's and every fork's.",
+                {},
+                "[{height, hash, branchlen, status}] with status active, valid-fork, valid-headers or invalid",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    json out = json::array();
+                    for (const CBlockIndex* tip : node.chain->ChainTips()) {
+                        const CBlockIndex* fork = tip;
+                        while (!node.chain->InActiveChain(fork))
+                            fork = fork->prev;
+                        bool invalid = false, headers_only = false;
+                        for (const CBlockIndex* i = tip; i != fork; i = i->prev) {
+                            invalid |= i->Failed();
+                            headers_only |= !i->HaveData();
+                        }
+                        const char* status = tip == fork    ? "active"
+                                             : invalid      ? "invalid"
+                                             : headers_only ? "valid-headers"
+                                                            : "valid-fork";
+                        out.push_back({{"height", tip->height()},
+                                       {"hash", HexStr(tip->hash)},
+                                       {"branchlen", tip->height() - fork->height()},
+                                       {"status", status}});
+                    }
+                    return out;
+                }});
     t.Register({"Blockchain",
                 "getblockcount",
                 "Returns the height of the most-work fully-validated chain.",
@@ -148,23 +184,33 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
              if (verbosity == 0) return HexStr(block->Serialize());
              return BlockToJSON(*block, *idx, *node.chain, verbosity);
          }});
-    t.Register({"Blockchain",
-                "getblockchaininfo",
-                "Returns the state of the chain.",
-                {},
-                "{chain, blocks, bestblockhash, chainwork, lockaddress, lockbalance}",
-                [](NodeContext& node, const std::vector<json>&) -> json {
-                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-                    const CBlockIndex* tip = node.chain->Tip();
-                    return {
-                        {"chain", node.params->network},
-                        {"blocks", tip->height()},
-                        {"bestblockhash", HexStr(tip->hash)},
-                        {"chainwork", tip->chainwork},
-                        {"time", tip->header.time},
-                        {"lockaddress", node.params->LockAddress()},
-                        {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
-                }});
+    t.Register(
+        {"Blockchain",
+         "getblockchaininfo",
+         "Returns the state of the chain.",
+         {},
+         "{chain, blocks, headers, bestblockhash, difficulty, time, initialblockdownload, "
+         "verificationprogress, chainwork, lockaddress, lockbalance}",
+         [](NodeContext& node, const std::vector<json>&) -> json {
+             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+             const CBlockIndex* tip = node.chain->Tip();
+             const CBlockIndex* best = node.chain->BestHeader();
+             const int64_t now =
+                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+             return {{"chain", node.params->network},
+                     {"blocks", tip->height()},
+                     {"headers", best->height()},
+                     {"bestblockhash", HexStr(tip->hash)},
+                     {"difficulty", Difficulty(tip->header.bits)},
+                     {"time", tip->header.time},
+                     {"initialblockdownload", node.chain->IsInitialBlockDownload(now)},
+                     {"verificationprogress",
+                      best->height() == 0 ? 1.0 : static_cast<double>(tip->height()) / best->height()},
+                     {"chainwork", tip->chainwork},
+                     {"lockaddress", node.params->LockAddress()},
+                     {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
+         }});
     t.Register({"Blockchain",
                 "getaddressbalance",
                 "Returns the confirmed balance and nonce of any native address.",

@@ -1,6 +1,8 @@
 // The native chain: serialization, signatures, block validation with every
 // rejection leaving the state unchanged, connect/disconnect, reorgs, mempool.
 #include <bech32.h>
+#include <consensus/block.h>
+#include <consensus/consensus.h>
 #include <node/miner.h>
 #include <serialize.h>
 #include <test/test_util.h>
@@ -373,4 +375,49 @@ TEST(Primitives, AddressFieldsArePrintableAscii)
     } catch (const SerializeError& e) {
         EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
     }
+}
+
+TEST(Consensus, BlockAndPayloadSizesAreCapped)
+{
+    CBlock b = P().Genesis();
+    b.payload.assign(MAX_PAYLOAD_SIZE + 1, 0);
+    b.header.payload_hash = PayloadHash(b.payload);
+    Remine(b);
+    BlockValidationState state;
+    EXPECT_FALSE(CheckBlock(b, P(), state));
+    EXPECT_EQ(state.GetRejectReason(), "bad-payload-length");
+    EXPECT_EQ(state.GetResult(), BlockValidationResult::BLOCK_CONSENSUS);
+    EXPECT_TRUE(SenderToBlame(state.GetResult()));
+}
+
+TEST(Consensus, RepeatedTxsAreACorruptCopyNotAnInvalidBlock)
+{
+    const CKey k = CKey::Generate();
+    CBlock b = P().Genesis();
+    // [coinbase, t, t, t] has the merkle root of [coinbase, t, t]... or the
+    // same txid twice: either way the copy is mutated.
+    b.vtx.push_back(Transfer(k, Addr(k), COIN, 0));
+    b.vtx.push_back(b.vtx.back());
+    Remine(b);
+    BlockValidationState state;
+    EXPECT_FALSE(CheckBlock(b, P(), state));
+    EXPECT_EQ(state.GetRejectReason(), "bad-txns-duplicate");
+    EXPECT_EQ(state.GetResult(), BlockValidationResult::BLOCK_MUTATED);
+}
+
+TEST(Consensus, TxResultsSayWhoIsToBlame)
+{
+    const CKey k = CKey::Generate();
+    AccountView view([](const KeyHash&) { return Account{}; });
+    CAmount fees = 0;
+    TxValidationState poor;
+    EXPECT_FALSE(ApplyTx(view, Transfer(k, Addr(k), COIN, 0), P(), fees, poor));
+    EXPECT_EQ(poor.GetResult(), TxValidationResult::TX_INSUFFICIENT_FUNDS);
+    EXPECT_FALSE(SenderToBlame(poor.GetResult()));
+    CTransaction forged = Transfer(k, Addr(k), COIN, 0);
+    forged.signature[3] ^= 1;
+    TxValidationState bad;
+    EXPECT_FALSE(ApplyTx(view, forged, P(), fees, bad));
+    EXPECT_EQ(bad.GetRejectReason(), "bad signature");
+    EXPECT_TRUE(SenderToBlame(bad.GetResult()));
 }

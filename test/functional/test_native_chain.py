@@ -357,3 +357,47 @@ def test_basic_auth_scheme_is_case_insensitive(node):
         r = requests.post(node.url, data='{"method":"getblockcount"}', timeout=30,
                           headers={"Authorization": f"{scheme} {token}"})
         assert r.status_code == 200 and r.json()["result"] == 0
+
+
+def test_chain_info_and_tips(node):
+    info = node.getblockchaininfo()
+    # At genesis the tip is years old: the node counts itself as catching up.
+    assert (info["blocks"], info["headers"], info["initialblockdownload"]) == (0, 0, True)
+    assert info["difficulty"] == 1 and info["verificationprogress"] == 1
+    addr = node.getnewaddress()
+    hashes = node.generatetoaddress(3, addr)
+    info = node.getblockchaininfo()
+    assert (info["blocks"], info["headers"], info["initialblockdownload"]) == (3, 3, False)
+    assert node.getchaintips() == [{"height": 3, "hash": hashes[2], "branchlen": 0, "status": "active"}]
+    # A fork: invalidate block 2, mine a longer branch, then look at both tips.
+    node.invalidateblock(hashes[1])
+    fork = node.generatetoaddress(3, node.getnewaddress())
+    tips = {t["hash"]: t for t in node.getchaintips()}
+    assert tips[fork[-1]] == {"height": 4, "hash": fork[-1], "branchlen": 0, "status": "active"}
+    assert tips[hashes[2]] == {"height": 3, "hash": hashes[2], "branchlen": 2, "status": "invalid"}
+    node.reconsiderblock(hashes[1])
+    tips = {t["hash"]: t for t in node.getchaintips()}
+    assert tips[hashes[2]]["status"] == "valid-fork" and tips[fork[-1]]["status"] == "active"
+
+
+def test_testnet_is_its_own_network(defid_bin, tmp_path):
+    from framework.test_node import free_port
+    port = free_port()
+    args = [defid_bin, "-testnet", f"-datadir={tmp_path / 't'}", "-noprinttoconsole", f"-rpcport={port}"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        cookie = tmp_path / "t" / "testnet" / ".cookie"
+        deadline = time.time() + 60
+        while not cookie.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        auth = base64.b64encode(cookie.read_text().strip().encode()).decode()
+        r = requests.post(f"http://127.0.0.1:{port}/", timeout=30, headers={"Authorization": "Basic " + auth},
+                          data='{"method":"getblockchaininfo"}').json()["result"]
+        assert r["chain"] == "testnet" and r["blocks"] == 0 and r["lockaddress"].startswith("tf1")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    both = subprocess.run([defid_bin, "-testnet", "-regtest", f"-datadir={tmp_path / 'x'}"], capture_output=True,
+                          text=True, timeout=30)
+    assert both.returncode == 1 and "-regtest and -testnet exclude each other" in both.stderr
+    assert not (tmp_path / "x").exists()
