@@ -58,9 +58,83 @@ CBlockIndex* ChainState::AddIndex(const uint256& hash, const BlockIndexRecord& r
     slot->header = rec.header;
     slot->chainwork = rec.chainwork;
     slot->status = rec.status;
-    slot->prev = Lookup(rec.header.prev);
+    if (!slot->prev) {
+        slot->prev = Lookup(rec.header.prev);
+        if (slot->prev) m_children.emplace(slot->prev, slot.get());
+    }
     m_by_work.insert(slot.get());
+    UpdateChainData(slot.get());
     return slot.get();
+}
+
+void ChainState::UpdateChainData(CBlockIndex* idx)
+{
+    if (idx->chain_data || !idx->HaveData() || (idx->prev && !idx->prev->chain_data)) return;
+    std::vector<CBlockIndex*> todo{idx};
+    while (!todo.empty()) {
+        CBlockIndex* i = todo.back();
+        todo.pop_back();
+        i->chain_data = true;
+        const auto [begin, end] = m_children.equal_range(i);
+        for (auto it = begin; it != end; ++it) {
+            if (!it->second->chain_data && it->second->HaveData()) todo.push_back(it->second);
+        }
+    }
+}
+
+const CBlockIndex* ChainState::Ancestor(const CBlockIndex* idx, uint32_t height)
+{
+    while (idx && idx->height() > height)
+        idx = idx->prev;
+    return idx;
+}
+
+std::vector<uint256> ChainState::GetLocator(const CBlockIndex* from) const
+{
+    std::vector<uint256> out;
+    uint32_t step = 1;
+    for (const CBlockIndex* i = from; i;) {
+        out.push_back(i->hash);
+        if (i->height() == 0 || out.size() == MAX_LOCATOR_SIZE - 1) break;
+        if (out.size() >= 10) step *= 2;
+        i = Ancestor(i, i->height() > step ? i->height() - step : 0);
+    }
+    if (out.back() != m_chain[0]->hash) out.push_back(m_chain[0]->hash);
+    return out;
+}
+
+const CBlockIndex* ChainState::FindFork(const std::vector<uint256>& locator) const
+{
+    for (const auto& hash : locator) {
+        const CBlockIndex* idx = Lookup(hash);
+        if (idx && InActiveChain(idx)) return idx;
+    }
+    return m_chain[0];
+}
+
+bool ChainState::AcceptBlockHeader(const CBlockHeader& header, BlockValidationState& state, const CBlockIndex** out)
+{
+    using R = BlockValidationResult;
+    std::lock_guard<std::recursive_mutex> lock(cs);
+    const uint256 hash = header.GetHash();
+    if (CBlockIndex* known = Lookup(hash)) {
+        if (out) *out = known;
+        if (known->Failed()) return state.Invalid(R::BLOCK_CACHED_INVALID, "duplicate-invalid");
+        return true;
+    }
+    if (!CheckBlockHeader(header, m_params, state)) return false;
+    CBlockIndex* prev = Lookup(header.prev);
+    if (!prev) return state.Invalid(R::BLOCK_MISSING_PREV, "prev-blk-not-found");
+    if (prev->Failed()) return state.Invalid(R::BLOCK_INVALID_PREV, "bad-prevblk");
+    if (header.height != prev->height() + 1) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-height");
+    if (header.time < prev->header.time) return state.Invalid(R::BLOCK_INVALID_HEADER, "time-too-old");
+    BlockIndexRecord rec{header, prev->chainwork + BlockWork(header.bits), 0};
+    ChainDB::Batch batch;
+    batch.PutIndex(hash, rec);
+    m_db.Write(batch);
+    CBlockIndex* idx = AddIndex(hash, rec);
+    if (out) *out = idx;
+    return true;
 }
 
 void ChainState::LoadOrCreate()
@@ -226,9 +300,10 @@ void ChainState::ActivateBestChain()
         CBlockIndex* best = Tip();
         for (CBlockIndex* idx : m_by_work) {
             if (idx->chainwork <= Tip()->chainwork) break;
+            if (!idx->chain_data) continue; // a header, or a block whose ancestors are still missing
             bool usable = true;
             for (CBlockIndex* i = idx; i && !InActiveChain(i); i = i->prev) {
-                if (!i->HaveData() || i->Failed()) usable = false;
+                if (i->Failed()) usable = false;
             }
             if (usable) {
                 best = idx;

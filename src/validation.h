@@ -24,6 +24,8 @@ struct CBlockIndex {
     CBlockIndex* prev{nullptr};
     uint64_t chainwork{0};
     uint8_t status{0};
+    // This block and every ancestor have their data: it can be connected.
+    bool chain_data{false};
     uint32_t height() const { return header.height; }
     bool HaveData() const { return status & BLOCK_HAVE_DATA; }
     bool Failed() const { return status & BLOCK_FAILED; }
@@ -69,6 +71,19 @@ public:
     Account GetAccount(const KeyHash& key) const { return m_db.ReadAccount(key); }
     CAmount TotalBalances() const;
 
+    // Adds a header to the index (without its block) once it passes the
+    // header rules and connects to a known, valid parent; `out` gets its
+    // index entry, also when it was known already.
+    bool AcceptBlockHeader(const CBlockHeader& header, BlockValidationState& state, const CBlockIndex** out = nullptr);
+    // Hashes from `from` back to genesis, dense near `from` then doubling
+    // steps (at most MAX_LOCATOR_SIZE), for getheaders.
+    std::vector<uint256> GetLocator(const CBlockIndex* from) const;
+    // The last block of the active chain that `locator` names (genesis if none).
+    const CBlockIndex* FindFork(const std::vector<uint256>& locator) const;
+    // `idx`'s ancestor at `height` (idx itself at its own height).
+    static const CBlockIndex* Ancestor(const CBlockIndex* idx, uint32_t height);
+    static constexpr size_t MAX_LOCATOR_SIZE = 101;
+
     // Stores a block and moves to the best chain. Returns true when the block
     // is valid as far as it was checked (even if not on the best chain; then
     // it is connected only when its branch has the most work); `new_block`
@@ -94,6 +109,9 @@ public:
 private:
     void LoadOrCreate();
     CBlockIndex* AddIndex(const uint256& hash, const BlockIndexRecord& rec);
+    // Sets chain_data on `idx` if it and its parent qualify, then on its
+    // waiting descendants.
+    void UpdateChainData(CBlockIndex* idx);
     bool ConnectTip(CBlockIndex* idx, BlockValidationState& state);
     void DisconnectTip();
     void ActivateBestChain();
@@ -109,6 +127,7 @@ private:
     // Every indexed block by work: activation looks only at those above the tip.
     std::set<CBlockIndex*, MoreWork> m_by_work;
     std::vector<CBlockIndex*> m_chain;                       // the active chain by height
+    std::multimap<CBlockIndex*, CBlockIndex*> m_children;    // parent -> child, for chain_data
     std::map<uint256, BlockValidationState> m_invalid_state; // why a block failed to connect
 };
 

@@ -421,3 +421,53 @@ TEST(Consensus, TxResultsSayWhoIsToBlame)
     EXPECT_EQ(bad.GetRejectReason(), "bad signature");
     EXPECT_TRUE(SenderToBlame(bad.GetResult()));
 }
+
+TEST_F(ChainTest, HeadersFirstThenBlocksInAnyOrder)
+{
+    // A second node's chain of 30 blocks.
+    test::TempDir other_dir;
+    Mempool other_pool(P());
+    ChainState other(P(), other_dir.path().string(), other_pool);
+    std::vector<CBlock> blocks;
+    for (int i = 0; i < 30; ++i) {
+        blocks.push_back(CreateNewBlock(other, other_pool, Addr(bob), 1700000100 + i));
+        ASSERT_EQ(Process(other, blocks.back()), "");
+    }
+    // Headers arrive first: indexed, nothing connected.
+    for (const auto& b : blocks) {
+        BlockValidationState state;
+        ASSERT_TRUE(chain.AcceptBlockHeader(b.header, state)) << state.ToString();
+    }
+    EXPECT_EQ(chain.BestHeader()->hash, blocks.back().GetHash());
+    EXPECT_EQ(chain.Tip()->height(), 0u);
+    // A header that does not connect, or lacks proof of work, is refused.
+    CBlockHeader orphan = blocks[5].header;
+    orphan.prev[0] ^= 1;
+    while (!CheckProofOfWork(orphan.GetHash(), orphan.bits))
+        ++orphan.nonce;
+    BlockValidationState orphan_state;
+    EXPECT_FALSE(chain.AcceptBlockHeader(orphan, orphan_state));
+    EXPECT_EQ(orphan_state.GetResult(), BlockValidationResult::BLOCK_MISSING_PREV);
+    CBlockHeader weak = blocks[0].header;
+    while (CheckProofOfWork(weak.GetHash(), weak.bits))
+        ++weak.nonce;
+    BlockValidationState weak_state;
+    EXPECT_FALSE(chain.AcceptBlockHeader(weak, weak_state));
+    EXPECT_EQ(weak_state.GetResult(), BlockValidationResult::BLOCK_INVALID_HEADER);
+    // Blocks from the top down: the tip moves only when the gap below is filled.
+    for (int i = 29; i >= 10; --i)
+        ASSERT_EQ(Process(chain, blocks[i]), "");
+    EXPECT_EQ(chain.Tip()->height(), 0u);
+    for (int i = 0; i < 10; ++i)
+        ASSERT_EQ(Process(chain, blocks[i]), "");
+    EXPECT_EQ(chain.Tip()->hash, blocks.back().GetHash());
+    EXPECT_EQ(chain.GetAccount(HashPubKey(bob.GetPubKey())).balance, 30 * 50 * COIN);
+    // The locator: dense near the tip, sparse below, genesis last; the fork
+    // point of another chain's locator is found.
+    const auto locator = chain.GetLocator(chain.Tip());
+    EXPECT_EQ(locator.front(), chain.Tip()->hash);
+    EXPECT_EQ(locator.back(), P().Genesis().GetHash());
+    EXPECT_LE(locator.size(), ChainState::MAX_LOCATOR_SIZE);
+    EXPECT_EQ(chain.FindFork(other.GetLocator(other.AtHeight(17)))->height(), 17u);
+    EXPECT_EQ(chain.FindFork({uint256{}})->height(), 0u);
+}
