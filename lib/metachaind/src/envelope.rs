@@ -481,8 +481,14 @@ where
                 }
             };
             let forward = |inner: &mut S, body: Bytes| {
+                let mut parts = parts.clone();
+                // A batch may go on without its bad entries: say its new length.
+                parts.headers.insert(
+                    http::header::CONTENT_LENGTH,
+                    http::HeaderValue::from(body.len()),
+                );
                 inner.call(HttpRequest::from_parts(
-                    parts.clone(),
+                    parts,
                     HttpBody::new(Full::new(body)),
                 ))
             };
