@@ -267,7 +267,10 @@ pub fn seed_envelopes() -> Vec<(&'static str, Vec<u8>)> {
         ("call", call.into()),
         ("named", named.into()),
         ("notification", notification.into()),
-        ("batch", format!("[{call},{notification},{named},1]").into_bytes()),
+        (
+            "batch",
+            format!("[{call},{notification},{named},1]").into_bytes(),
+        ),
     ]
 }
 
@@ -298,7 +301,11 @@ pub fn payload_connect(chain: &mut Chain, data: &[u8]) {
     match engine.connect(connect_input(data)) {
         Err(_) => {
             assert_eq!(engine.tip(), before, "a rejected payload moved the tip");
-            assert_eq!(engine.mempool_len(), pool, "a rejected payload changed the mempool");
+            assert_eq!(
+                engine.mempool_len(),
+                pool,
+                "a rejected payload changed the mempool"
+            );
         }
         Ok(r) if engine.tip() == before => {
             assert_eq!(r.number, before.number, "an idempotent connect is the tip");
@@ -311,7 +318,9 @@ pub fn payload_connect(chain: &mut Chain, data: &[u8]) {
                 })
                 .expect("disconnect the block just connected");
             assert_eq!(engine.tip(), before, "disconnect restores the parent");
-            engine.check_integrity().expect("integrity after disconnect");
+            engine
+                .check_integrity()
+                .expect("integrity after disconnect");
             // Its transfers went back to the mempool: start clean.
             *chain = Chain::new();
         }
@@ -351,7 +360,11 @@ pub fn jsonrpc_params(chain: &mut Chain, data: &[u8]) {
             changed |= engine.tip() != before || engine.mempool_len() != pool;
         } else {
             assert_eq!(engine.tip(), before, "a failed {what} moved the tip");
-            assert_eq!(engine.mempool_len(), pool, "a failed {what} changed the mempool");
+            assert_eq!(
+                engine.mempool_len(),
+                pool,
+                "a failed {what} changed the mempool"
+            );
         }
     };
     if let Some(input) = parse_round_trip::<MetaMintBlockInput>(text) {
@@ -450,7 +463,10 @@ pub fn jsonrpc_envelope(data: &[u8]) {
             }
         }
         Verdict::NotARequest => assert!(
-            !matches!(value, Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))),
+            !matches!(
+                value,
+                Ok(serde_json::Value::Object(_) | serde_json::Value::Array(_))
+            ),
             "an object or array is a request or a batch"
         ),
         Verdict::ParseError(_) => {}
