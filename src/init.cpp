@@ -4,6 +4,7 @@
 #include <crypto/hash.h>
 #include <httprpc.h>
 #include <metachain/backend.h>
+#include <net.h>
 #include <rpc/server.h>
 #include <txmempool.h>
 #include <util/args.h>
@@ -14,11 +15,16 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <fcntl.h>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <unistd.h>
+
+#ifndef DEFI_VERSION
+#define DEFI_VERSION "0.0.0"
+#endif
 
 void SetupServerArgs(ArgsManager& args)
 {
@@ -46,6 +52,21 @@ void SetupServerArgs(ArgsManager& args)
     args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
     args.AddArg("-meta_rpc_timeout=<seconds>",
                 "Longest a metachaind call may take before the node gives up and exits (default: 30)");
+    args.AddArg("-listen", "Accept P2P connections (default: 1, or 0 with -connect)");
+    args.AddArg("-port=<port>", "Listen for P2P connections on <port> (default: 8555, testnet: 18555, regtest: 19555)");
+    args.AddArg("-bind=<addr>[:port]", "Listen on this address; repeatable (default: 0.0.0.0 and ::, at -port)");
+    args.AddArg("-connect=<host:port>",
+                "Connect only to these peers, reconnecting when dropped; repeatable. -noconnect: no outbound "
+                "connections but -addnode's");
+    args.AddArg("-addnode=<host:port>", "Keep a connection to this peer too, reconnecting when dropped; repeatable");
+    args.AddArg("-maxconnections=<n>",
+                "Most connections: 8 automatic outbound ones, the rest inbound; -connect/-addnode peers use up to 8 "
+                "more (default: 125)");
+    args.AddArg("-peertimeout=<seconds>",
+                "Disconnect a peer that has not finished the handshake, sent nothing, or not answered a ping within "
+                "this (default: 60)");
+    args.AddArg("-bantime=<seconds>", "How long a misbehaving peer is banned (default: 86400)");
+    args.AddArg("-pinginterval=<seconds>", "Seconds between pings to each peer (default: 60; for tests)");
 }
 
 namespace {
@@ -92,6 +113,57 @@ std::string WriteCookie(const std::filesystem::path& path)
     return password;
 }
 
+// The network's options, checked: everything but the datadir and the
+// chain's defaults.
+bool ReadNetOptions(const ArgsManager& args, uint16_t default_port, CConnman::Options& o, std::string& error)
+{
+    int64_t port = 0, maxconn = 0, timeout = 0, bantime = 0, ping = 0;
+    if (!args.GetInt("-port", default_port, 1, 65535, port, error) ||
+        !args.GetInt("-maxconnections", 125, 0, 1000, maxconn, error) ||
+        !args.GetInt("-peertimeout", 60, 1, 86400, timeout, error) ||
+        !args.GetInt("-bantime", 86400, 1, 10 * 365 * 86400LL, bantime, error) ||
+        !args.GetInt("-pinginterval", 60, 1, 3600, ping, error))
+        return false;
+    o.port = static_cast<uint16_t>(port);
+    o.max_connections = static_cast<int>(maxconn);
+    o.peer_timeout = timeout;
+    o.ban_time = bantime;
+    o.ping_interval = ping;
+    const auto peers = [&](const std::string& name, std::vector<std::string>& out) {
+        for (const auto& v : args.GetArgs(name)) {
+            if (v == "0") { // -connect=0: none
+                out.clear();
+                continue;
+            }
+            std::string host;
+            uint16_t p = 0;
+            if (!SplitHostPort(v, default_port, host, p)) {
+                error = name + "=" + v + " is not host or host:port (port 1 to 65535)";
+                return false;
+            }
+            out.push_back(v);
+        }
+        return true;
+    };
+    if (!peers("-connect", o.connect) || !peers("-addnode", o.addnode)) return false;
+    o.auto_outbound = !args.IsSet("-connect");
+    o.listen = args.GetBool("-listen", o.connect.empty());
+    for (const auto& b : args.GetArgs("-bind")) {
+        std::string host;
+        uint16_t p = 0;
+        if (!SplitHostPort(b, o.port, host, p) || !p2p::NetAddress::ParseIP(host)) {
+            error = "-bind=" + b + " is not an IP address with an optional :port";
+            return false;
+        }
+        o.bind.push_back(b);
+    }
+    int major = 0, minor = 0, patch = 0;
+    std::sscanf(DEFI_VERSION, "%d.%d.%d", &major, &minor, &patch);
+    o.user_agent = std::string("/defid:") + DEFI_VERSION + "/";
+    o.client_version = 10000 * major + 100 * minor + patch;
+    return true;
+}
+
 // The RPC server's numeric options, checked.
 struct RPCOptions {
     int64_t port, threads, queue, batch, work;
@@ -116,7 +188,9 @@ bool CheckServerArgs(const ArgsManager& args, std::string& error)
     }
     std::optional<std::chrono::milliseconds> timeout;
     RPCOptions rpc{};
-    return ParseMetaRpcTimeout(args, timeout, error) && ReadRPCOptions(args, 1, rpc, error);
+    CConnman::Options net;
+    return ParseMetaRpcTimeout(args, timeout, error) && ReadRPCOptions(args, 1, rpc, error) &&
+           ReadNetOptions(args, 1, net, error);
 }
 
 Node::Node() = default;
@@ -188,12 +262,33 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
         return fail(e.what());
     }
 
-    // 4. The RPC server, last: from here callers reach everything above.
+    // 4. The network: connections (net), and on them the protocol (net_processing).
+    try {
+        CConnman::Options net;
+        std::string bad;
+        if (!ReadNetOptions(args, params.default_p2p_port, net, bad)) throw std::runtime_error(bad);
+        net.datadir = datadir;
+        m_connman = std::make_unique<CConnman>(params, std::move(net));
+    } catch (const std::exception& e) {
+        return fail(std::string("cannot set up the network: ") + e.what());
+    }
+    m_connman->SetBestHeight([chain = m_chain.get()] {
+        std::lock_guard<std::recursive_mutex> lock(chain->cs);
+        return chain->Tip()->height();
+    });
+    // net_processing: the PeerManager is created here, on the chain state,
+    // the mempool and the connman, subscribed to m_signals, and handed to
+    // m_connman->SetEvents() before the connman starts (SetEvents(nullptr),
+    // the default, drops every message but the connman's own).
+    if (std::string net_error; !m_connman->Start(net_error)) return fail("cannot start the network: " + net_error);
+
+    // 5. The RPC server, last: from here callers reach everything above.
     context.params = &params;
     context.chain = m_chain.get();
     context.mempool = m_mempool.get();
     context.wallet = m_wallet.get();
     context.meta = m_meta.get();
+    context.connman = m_connman.get();
     context.shutdown = &shutdown;
     m_table = std::make_unique<RPCTable>();
     RegisterBlockchainRPCCommands(*m_table);
@@ -202,6 +297,7 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
     RegisterWalletRPCCommands(*m_table);
     RegisterNodeRPCCommands(*m_table);
     RegisterMetachainRPCCommands(*m_table);
+    RegisterNetRPCCommands(*m_table);
     HTTPRPCConfig rpc;
     rpc.bind = args.Get("-rpcbind", "127.0.0.1");
     try {
@@ -241,6 +337,11 @@ void Node::Stop()
         m_cookie.clear();
     }
     m_table.reset();
+    // The network, right after the RPC server: no peer reaches what follows.
+    if (m_connman) m_connman->Stop();
+    // net_processing: the PeerManager is unsubscribed and destroyed here,
+    // after the connman stopped calling it and before the connman goes.
+    m_connman.reset();
     m_wallet.reset();
     if (m_chain) {
         // Waits for any call still holding the chain.

@@ -1,7 +1,7 @@
 // The node's lifecycle: its components started in dependency order (the
-// metachain, the chain state, the mempool, the wallet, the RPC server) and
-// stopped in the reverse order. defid.cpp parses options, daemonizes and
-// waits; everything the node runs is started and stopped here.
+// metachain, the chain state, the mempool, the wallet, the network, the RPC
+// server) and stopped in the reverse order. defid.cpp parses options,
+// daemonizes and waits; everything the node runs is started and stopped here.
 #ifndef DEFI_INIT_H
 #define DEFI_INIT_H
 
@@ -13,6 +13,7 @@
 #include <string>
 
 class ArgsManager;
+class CConnman;
 class ChainState;
 class CWallet;
 class HTTPRPCServer;
@@ -53,6 +54,7 @@ private:
     std::unique_ptr<Mempool> m_mempool;
     std::unique_ptr<ChainState> m_chain;
     std::unique_ptr<CWallet> m_wallet;
+    std::unique_ptr<CConnman> m_connman;
     std::unique_ptr<RPCTable> m_table;
     std::unique_ptr<HTTPRPCServer> m_rpc;
     std::filesystem::path m_cookie;

@@ -7,6 +7,7 @@
 #include <memory>
 
 struct ChainParams;
+class CConnman;
 class ChainState;
 class Mempool;
 class CWallet;
@@ -20,6 +21,7 @@ struct NodeContext {
     Mempool* mempool{nullptr};
     CWallet* wallet{nullptr};
     metachain::Backend* meta{nullptr}; // null without -meta / -meta_rpc
+    CConnman* connman{nullptr};        // null when the network is off
     std::atomic<bool>* shutdown{nullptr};
     std::chrono::steady_clock::time_point started{std::chrono::steady_clock::now()};
 };

@@ -85,5 +85,6 @@ void RegisterRawTransactionRPCCommands(RPCTable& t);
 void RegisterWalletRPCCommands(RPCTable& t);
 void RegisterNodeRPCCommands(RPCTable& t);
 void RegisterMetachainRPCCommands(RPCTable& t);
+void RegisterNetRPCCommands(RPCTable& t);
 
 #endif // DEFI_RPC_SERVER_H

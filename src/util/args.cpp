@@ -28,15 +28,24 @@ bool ArgsManager::Parse(int argc, const char* const argv[], std::string& error)
         auto known = [this](const std::string& n) {
             return std::any_of(m_declared.begin(), m_declared.end(), [&](const auto& d) { return d.first == n; });
         };
+        bool negated = false;
         if (!known(name) && name.rfind("-no", 0) == 0 && known("-" + name.substr(3))) {
             name = "-" + name.substr(3);
             value = (value == "0") ? "1" : "0";
+            negated = true;
         }
         if (!known(name)) {
             error = "unknown option " + name + " (see -help)";
             return false;
         }
         m_values[name] = value;
+        if (negated) {
+            // -noname: no values (-noname=0 is a bare "1", no list value either).
+            m_cli_lists[name].clear();
+            if (value == "0") m_cli_negated.insert(name);
+        } else {
+            m_cli_lists[name].push_back(value);
+        }
     }
     return true;
 }
@@ -47,6 +56,16 @@ std::string ArgsManager::Get(const std::string& name, const std::string& fallbac
 {
     const auto it = m_values.find(name);
     return it == m_values.end() ? fallback : it->second;
+}
+
+std::vector<std::string> ArgsManager::GetArgs(const std::string& name) const
+{
+    std::vector<std::string> out;
+    if (const auto it = m_cli_lists.find(name); it != m_cli_lists.end()) out = it->second;
+    if (m_cli_negated.count(name)) return out;
+    if (const auto it = m_conf_lists.find(name); it != m_conf_lists.end())
+        out.insert(out.end(), it->second.begin(), it->second.end());
+    return out;
 }
 
 bool ArgsManager::GetBool(const std::string& name, bool fallback) const
@@ -91,6 +110,7 @@ bool ArgsManager::ReadConfigFile(const std::string& path, std::string& error)
         std::string value = line.substr(eq + 1);
         value.erase(0, value.find_first_not_of(" \t"));
         m_values.emplace(name, value); // emplace: the command line keeps precedence
+        m_conf_lists[name].push_back(value);
     }
     return true;
 }

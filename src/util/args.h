@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,13 @@ public:
     // Returns false and sets `error` on an unknown or malformed option.
     bool Parse(int argc, const char* const argv[], std::string& error);
     bool IsSet(const std::string& name) const;
+    // The option's value: the last given on the command line, else the first
+    // in the config file.
     std::string Get(const std::string& name, const std::string& fallback = "") const;
+    // Every value of a repeatable option (-connect, -addnode, -bind): the
+    // command line's in order, then the config file's. -noname on the
+    // command line drops the values before it and the config file's.
+    std::vector<std::string> GetArgs(const std::string& name) const;
     bool GetBool(const std::string& name, bool fallback) const;
     // A whole number in [min, max] (exactly: no sign games, no trailing
     // text); `fallback` when unset. Returns false with `error` otherwise.
@@ -34,6 +41,8 @@ private:
     };
     std::vector<std::pair<std::string, Option>> m_declared;
     std::map<std::string, std::string> m_values;
+    std::map<std::string, std::vector<std::string>> m_cli_lists, m_conf_lists;
+    std::set<std::string> m_cli_negated;
 };
 
 #endif // DEFI_UTIL_ARGS_H
