@@ -5,6 +5,7 @@
 #include <httprpc.h>
 #include <metachain/backend.h>
 #include <net.h>
+#include <net_processing.h>
 #include <rpc/server.h>
 #include <txmempool.h>
 #include <util/args.h>
@@ -276,10 +277,11 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
         std::lock_guard<std::recursive_mutex> lock(chain->cs);
         return chain->Tip()->height();
     });
-    // net_processing: the PeerManager is created here, on the chain state,
-    // the mempool and the connman, subscribed to m_signals, and handed to
-    // m_connman->SetEvents() before the connman starts (SetEvents(nullptr),
-    // the default, drops every message but the connman's own).
+    // The protocol on the connections: it hears of new tips and txs, and the
+    // connman hands it every message past the handshake.
+    m_peerman = std::make_unique<PeerManager>(params, *m_chain, *m_mempool, *m_connman);
+    m_signals->Register(m_peerman.get());
+    m_connman->SetEvents(m_peerman.get());
     if (std::string net_error; !m_connman->Start(net_error)) return fail("cannot start the network: " + net_error);
 
     // 5. The RPC server, last: from here callers reach everything above.
@@ -339,8 +341,10 @@ void Node::Stop()
     m_table.reset();
     // The network, right after the RPC server: no peer reaches what follows.
     if (m_connman) m_connman->Stop();
-    // net_processing: the PeerManager is unsubscribed and destroyed here,
-    // after the connman stopped calling it and before the connman goes.
+    // The PeerManager goes after the connman stopped calling it, and before
+    // the connman it sends through.
+    if (m_peerman && m_signals) m_signals->Unregister(m_peerman.get());
+    m_peerman.reset();
     m_connman.reset();
     m_wallet.reset();
     if (m_chain) {

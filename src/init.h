@@ -14,6 +14,7 @@
 
 class ArgsManager;
 class CConnman;
+class PeerManager;
 class ChainState;
 class CWallet;
 class HTTPRPCServer;
@@ -55,6 +56,7 @@ private:
     std::unique_ptr<ChainState> m_chain;
     std::unique_ptr<CWallet> m_wallet;
     std::unique_ptr<CConnman> m_connman;
+    std::unique_ptr<PeerManager> m_peerman;
     std::unique_ptr<RPCTable> m_table;
     std::unique_ptr<HTTPRPCServer> m_rpc;
     std::filesystem::path m_cookie;

@@ -418,8 +418,10 @@ class P2PConnection:
     from the node that breaks docs/p2p.md is a node bug: it is kept in
     `error`, the connection closes, and waits raise it."""
 
-    def __init__(self, host, port, magic=MAGIC["regtest"], start_height=0, relay=True, user_agent=USER_AGENT):
+    def __init__(self, host, port, magic=MAGIC["regtest"], start_height=0, relay=True, user_agent=USER_AGENT,
+                 source=None):
         self.host, self.port, self.magic = host, port, bytes(magic)
+        self.source = source  # a local address to connect from (any of 127.0.0.0/8 on loopback)
         self.start_height, self.relay, self.user_agent = start_height, relay, user_agent
         self.nonce = int.from_bytes(os.urandom(8), "little")
         self.sock = None
@@ -434,7 +436,8 @@ class P2PConnection:
     def connect(self, handshake=True, timeout=10):
         """Opens the socket; with `handshake`, sends version and waits for the
         node's version and verack."""
-        self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        self.sock = socket.create_connection((self.host, self.port), timeout=timeout,
+                                             source_address=(self.source, 0) if self.source else None)
         self.sock.settimeout(None)
         self._thread = threading.Thread(target=self._read_loop, name=f"p2p-{self.port}", daemon=True)
         self._thread.start()

@@ -1,0 +1,88 @@
+// The protocol's logic between peers and the chain: headers-first sync,
+// block download from several peers with an in-flight limit and stall
+// detection, announcements of new blocks (as headers) and relay of txs.
+// Runs on the connection manager's message thread; reaches the socket layer
+// only through CConnman. A block or tx that is invalid by consensus makes its
+// sender misbehave (typed states decide, never text); one that arrives early,
+// late or unasked is never punished. A metachain failure while connecting a
+// block ends the process (ChainState's FatalError), blaming no peer.
+#ifndef DEFI_NET_PROCESSING_H
+#define DEFI_NET_PROCESSING_H
+
+#include <net.h>
+#include <validationinterface.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+class ChainState;
+class Mempool;
+struct ChainParams;
+
+class PeerManager : public NetEventsInterface, public CValidationInterface {
+public:
+    // Blocks asked of one peer at a time.
+    static constexpr size_t MAX_BLOCKS_IN_FLIGHT = 16;
+    // Block items one getdata is answered with; the rest are notfound.
+    static constexpr size_t MAX_BLOCKS_PER_GETDATA = 128;
+    // `headers` whose first header does not connect, tolerated per peer.
+    static constexpr int MAX_UNCONNECTING_HEADERS = 10;
+
+    PeerManager(const ChainParams& params, ChainState& chain, Mempool& mempool, CConnman& connman,
+                std::chrono::seconds stall_timeout = std::chrono::seconds(10));
+
+    // NetEventsInterface
+    void InitializeNode(NodeId id, bool inbound, uint32_t start_height) override;
+    void FinalizeNode(NodeId id) override;
+    void ProcessMessage(NodeId id, const p2p::Message& msg) override;
+    void SendMessages(NodeId id) override;
+
+    // CValidationInterface: announce new tips and pooled txs.
+    void UpdatedBlockTip(const CBlockIndex* new_tip, const CBlockIndex* fork) override;
+    void TransactionAddedToMempool(const CTransaction& tx) override;
+
+private:
+    struct Peer {
+        bool inbound{false};
+        // The most-work header this peer has shown us.
+        const CBlockIndex* best_known{nullptr};
+        // Blocks asked of it, with when.
+        std::map<uint256, std::chrono::steady_clock::time_point> in_flight;
+        int unconnecting_headers{0};
+        // Txs it has or was told of, so none is announced to it twice.
+        std::set<uint256> known_txs;
+    };
+    using Outbox = std::vector<std::pair<NodeId, p2p::Message>>;
+
+    void OnHeaders(NodeId id, const p2p::MsgHeaders& msg, Outbox& out);
+    void OnBlock(NodeId id, const CBlock& block, Outbox& out);
+    void OnTx(NodeId id, const CTransaction& tx);
+    void OnGetHeaders(NodeId id, const p2p::MsgGetHeaders& msg, Outbox& out);
+    void OnGetData(NodeId id, const p2p::MsgGetData& msg, Outbox& out);
+    void OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out);
+    // Asks `id` for the blocks on its best branch that nobody is fetching.
+    // Caller holds the chain lock and m_mutex.
+    void RequestBlocks(NodeId id, Peer& peer, Outbox& out);
+    p2p::MsgGetHeaders GetHeadersFrom(const CBlockIndex* from) const;
+    // getheaders for what a peer has past our best header.
+    p2p::MsgGetHeaders AskForHeaders() const;
+    // Sends, then applies what the handlers decided; never under m_mutex, so
+    // the connection manager may call back into us.
+    void Flush(Outbox& out);
+    void Punish(NodeId id, const std::string& why);
+
+    const ChainParams& m_params;
+    ChainState& m_chain;
+    Mempool& m_mempool;
+    CConnman& m_connman;
+    const std::chrono::seconds m_stall_timeout;
+
+    std::mutex m_mutex; // guards the members below; taken after the chain lock
+    std::map<NodeId, Peer> m_peers;
+    std::map<uint256, NodeId> m_block_requests; // every block in flight, and from whom
+};
+
+#endif // DEFI_NET_PROCESSING_H

@@ -1,0 +1,210 @@
+"""Nodes form a network: headers-first sync, block announcements, tx relay,
+reorgs across a partition, in mixed metachain modes, each node validating
+every payload through its own metachain; plus a peer that sends a block with
+a tampered payload, and a node killed mid-sync."""
+from decimal import Decimal
+
+import pytest
+
+from framework.messages import CBlock
+from framework.metachaind import Metachaind
+from framework.p2p import P2PConnection, msg_block
+from framework.test_node import TestNode, free_port
+from framework.util import wait_until
+
+
+def D(x):
+    return Decimal(str(x))
+
+
+class Net:
+    """Nodes on loopback, each with its own P2P port and metachain mode."""
+
+    def __init__(self, defid_bin, metachaind_bin, tmp_path):
+        self.defid_bin, self.metachaind_bin, self.tmp = defid_bin, metachaind_bin, tmp_path
+        self.nodes, self.servers = [], []
+
+    def add(self, mode, extra=()):
+        i = len(self.nodes)
+        args = []
+        if mode == "ffi":
+            args = ["-meta"]
+        elif mode in ("grpc", "jsonrpc"):
+            server = Metachaind(self.metachaind_bin, str(self.tmp / f"metachaind{i}")).start()
+            self.servers.append(server)
+            args = server.defid_args(mode)
+        port = free_port()
+        node = TestNode(self.defid_bin, str(self.tmp / f"node{i}"), args + ["-listen=1", f"-port={port}", *extra])
+        node.p2p_port = port
+        node.mode = mode
+        node.start().wait_for_rpc()
+        self.nodes.append(node)
+        return node
+
+    def stop(self):
+        for n in self.nodes:
+            n.kill()
+        for s in self.servers:
+            s.stop()
+
+
+@pytest.fixture
+def net(defid_bin, metachaind_bin, tmp_path):
+    n = Net(defid_bin, metachaind_bin, tmp_path)
+    yield n
+    n.stop()
+
+
+def connect(a, b):
+    """a opens a connection to b; returns once both see it."""
+    before_a, before_b = a.getconnectioncount(), b.getconnectioncount()
+    a.addnode(f"127.0.0.1:{b.p2p_port}", "onetry")
+    wait_until(lambda: a.getconnectioncount() > before_a and b.getconnectioncount() > before_b,
+               what="the connection on both sides")
+
+
+def disconnect(a, b):
+    """Drops every connection of a (b included)."""
+    for peer in a.getpeerinfo():
+        a.disconnectnode("", peer["id"])
+    wait_until(lambda: a.getconnectioncount() == 0 and b.getconnectioncount() == 0, what="the partition")
+
+
+def sync_blocks(nodes, timeout=60):
+    wait_until(lambda: len({n.getbestblockhash() for n in nodes}) == 1, timeout=timeout,
+               what="the same tip on every node")
+
+
+def sync_mempools(nodes, timeout=30):
+    wait_until(lambda: len({tuple(sorted(n.getrawmempool())) for n in nodes}) == 1, timeout=timeout,
+               what="the same mempool on every node")
+
+
+def invariant(node):
+    if node.mode == "none":
+        return
+    info = node.getmetachaininfo()
+    assert D(info["lockbalance"]) == D(info["supply"]), info
+    assert info["height"] == node.getblockcount(), info
+
+
+def test_two_native_nodes_sync_and_relay(net):
+    a, b = net.add("none"), net.add("none")
+    addr = a.getnewaddress()
+    a.generatetoaddress(30, addr)
+    connect(b, a)
+    sync_blocks([a, b])
+    # New blocks are announced at once.
+    a.generatetoaddress(2, addr)
+    sync_blocks([a, b])
+    info = b.getpeerinfo()[0]
+    assert info["synced_headers"] == 32 and info["synced_blocks"] == 32
+    # A tx sent to one node reaches the other's mempool, and the other mines it.
+    alice = b.getnewaddress()
+    txid = a.sendtoaddress(alice, 3)
+    sync_mempools([a, b])
+    assert b.getrawmempool() == [txid]
+    b.generatetoaddress(1, b.getnewaddress())
+    sync_blocks([a, b])
+    assert a.getrawmempool() == [] and b.getrawmempool() == []
+    assert D(a.getaddressbalance(alice)["balance"]) == 3
+
+
+def test_mixed_modes_line_converges_and_keeps_the_invariant(net):
+    nodes = [net.add(m) for m in ("ffi", "grpc", "jsonrpc", "ffi")]
+    for left, right in zip(nodes, nodes[1:]):
+        connect(right, left)
+    n0, n3 = nodes[0], nodes[3]
+    addr0 = n0.getnewaddress()
+    n0.generatetoaddress(3, addr0)
+    sync_blocks(nodes)
+    n3.generatetoaddress(2, n3.getnewaddress())
+    sync_blocks(nodes)
+    # Deposit on node 0, meta transfer and withdrawal from node 0's wallet,
+    # mined at the far end.
+    meta, other = n0.getnewmetaaddress(), n0.getnewmetaaddress()
+    n0.deposittometachain(addr0, meta, 10)
+    sync_mempools(nodes)
+    n3.generatetoaddress(1, n3.getnewaddress())
+    sync_blocks(nodes)
+    for n in nodes:
+        invariant(n)
+        assert D(n.getmetabalance(meta)["balance"]) == 10
+    n0.metatransfer(meta, other, 4)  # into node 0's metachain pool; mined by node 0
+    n0.generatetoaddress(1, addr0)
+    sync_blocks(nodes)
+    out = n3.getnewaddress()
+    n0.withdrawfrommetachain(other, out, 3)
+    sync_mempools(nodes)
+    n3.generatetoaddress(1, out)
+    sync_blocks(nodes)
+    for n in nodes:
+        invariant(n)
+        assert D(n.getmetabalance(other)["balance"]) == 1
+        assert D(n.getmetachaininfo()["supply"]) == 7
+    assert D(nodes[1].getaddressbalance(out)["balance"]) > 3 - D("0.001")
+
+
+def test_initial_sync_of_a_thousand_blocks_and_a_kill_mid_sync(net):
+    a = net.add("ffi")
+    addr = a.getnewaddress()
+    a.generatetoaddress(1000, addr)
+    b = net.add("ffi")
+    connect(b, a)
+    # Kill b as soon as it has some blocks, then let it finish after a restart.
+    wait_until(lambda: b.getblockcount() > 0, interval=0.005, what="b's first blocks")
+    killed_at = b.getblockcount()
+    b.kill()
+    b.start().wait_for_rpc()
+    assert b.getblockcount() >= killed_at
+    connect(b, a)
+    print(f"killed at height {killed_at} of 1000")
+    sync_blocks([a, b], timeout=120)
+    invariant(b)
+    assert b.getmetachaininfo()["hash"] == a.getmetachaininfo()["hash"]
+
+
+def test_partition_heals_by_reorg_and_the_metachain_follows(net):
+    a, b = net.add("ffi"), net.add("jsonrpc")
+    connect(b, a)
+    addr = a.getnewaddress()
+    a.generatetoaddress(5, addr)
+    sync_blocks([a, b])
+    disconnect(b, a)
+    a.generatetoaddress(3, a.getnewaddress())
+    b.generatetoaddress(6, b.getnewaddress())
+    assert a.getbestblockhash() != b.getbestblockhash()
+    connect(a, b)
+    sync_blocks([a, b])
+    assert a.getblockcount() == 11
+    for n in (a, b):
+        invariant(n)
+    assert a.getmetachaininfo()["hash"] == b.getmetachaininfo()["hash"]
+    tips = {t["status"] for t in a.getchaintips()}
+    assert "valid-fork" in tips
+
+
+def test_a_block_with_a_tampered_payload_gets_its_sender_banned(net):
+    a = net.add("ffi")
+    addr = a.getnewaddress()
+    a.generatetoaddress(2, addr)
+    tip = a.getbestblockhash()
+    # A real next block, taken back with invalidateblock: its payload is genuine.
+    h = a.generatetoaddress(1, addr)[0]
+    block = CBlock.deserialize(bytes.fromhex(a.getblock(h, 0)))
+    a.invalidateblock(h)
+    assert a.getbestblockhash() == tip
+    block.payload = block.payload[:-1] + bytes([block.payload[-1] ^ 1])
+    block.rehash_and_solve()  # valid proof of work over the tampered payload
+    honest = P2PConnection("127.0.0.1", a.p2p_port).connect()
+    evil = P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.2").connect()
+    evil.send_message(msg_block(block))
+    evil.wait_for_disconnect(timeout=30)
+    assert a.getbestblockhash() == tip
+    assert "bad-payload" in a.debug_log
+    assert any(entry["address"].startswith("127.0.0.2") for entry in a.listbanned())
+    invariant(a)
+    # The node keeps serving the honest peer, and refuses the banned address.
+    honest.sync_with_ping()
+    with pytest.raises(Exception):
+        P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.2").connect(timeout=5)
