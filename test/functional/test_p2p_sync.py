@@ -8,7 +8,7 @@ import pytest
 
 from framework.messages import CBlock
 from framework.metachaind import Metachaind
-from framework.p2p import P2PConnection, msg_block
+from framework.p2p import P2PConnection, msg_block, msg_headers
 from framework.test_node import TestNode, free_port
 from framework.util import wait_until
 
@@ -208,3 +208,22 @@ def test_a_block_with_a_tampered_payload_gets_its_sender_banned(net):
     honest.sync_with_ping()
     with pytest.raises(Exception):
         P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.2").connect(timeout=5)
+
+
+def test_a_stalled_download_moves_to_another_peer(net):
+    a = net.add("none")
+    a.generatetoaddress(5, a.getnewaddress())
+    headers = [CBlock.deserialize(bytes.fromhex(a.getblock(a.getblockhash(h), 0))).header for h in range(1, 6)]
+    b = net.add("none")
+    # A peer that announces the blocks and never delivers them.
+    staller = P2PConnection("127.0.0.1", b.p2p_port, source="127.0.0.3").connect()
+    staller.send_message(msg_headers(headers))
+    asked = staller.wait_for("getdata", timeout=10)
+    assert len(asked.items) == 5
+    connect(b, a)
+    # After the stall time-out the staller is dropped (not banned) and the
+    # honest peer serves the blocks.
+    staller.wait_for_disconnect(timeout=30)
+    sync_blocks([a, b], timeout=30)
+    assert b.listbanned() == []
+    assert "stalled a block download" in b.debug_log
