@@ -88,6 +88,20 @@ bool ParsePort(const std::string& text, uint16_t& port)
 
 } // namespace
 
+// The address a manual destination names, if it is numeric ("1.2.3.4:8555").
+static std::optional<p2p::NetAddress> NumericDest(const std::string& dest, uint16_t default_port)
+{
+    std::string host;
+    uint16_t port = 0;
+    if (!SplitHostPort(dest, default_port, host, port)) return std::nullopt;
+    const auto ip = p2p::NetAddress::ParseIP(host);
+    if (!ip) return std::nullopt;
+    p2p::NetAddress a;
+    a.ip = *ip;
+    a.port = port;
+    return a;
+}
+
 bool IsBanworthy(p2p::Violation v) { return v != p2p::Violation::BadMagic; }
 
 bool SplitHostPort(const std::string& in, uint16_t default_port, std::string& host, uint16_t& port)
@@ -484,7 +498,7 @@ void CConnman::ThreadSocket() { event_base_dispatch(m_base); }
 void CConnman::OnAccept(int fd, const p2p::NetAddress& addr)
 {
     if (!m_network_active || m_interrupt) {
-        ::close(fd);
+        ::close(fd); // setnetworkactive false: accepted and closed at once, not left waiting
         return;
     }
     if (m_banman.IsBanned(addr.ToStringIP(), Now())) {
@@ -651,11 +665,6 @@ void CConnman::OnWake()
         } else {
             AddConnection(std::move(c));
         }
-    }
-    if (m_listeners_enabled != m_network_active) {
-        m_listeners_enabled = m_network_active;
-        for (auto* l : m_listeners)
-            m_listeners_enabled ? evconnlistener_enable(l) : evconnlistener_disable(l);
     }
     bool closed_any = false;
     for (const auto& node : Snapshot()) {
@@ -1062,7 +1071,7 @@ void CConnman::ThreadOpenConnections()
         const int64_t now = Now();
         for (const auto& d : dests) {
             if (m_interrupt || manual_count() >= m_opts.max_manual) break;
-            if (IsConnectedTo(d, std::nullopt)) continue;
+            if (IsConnectedTo(d, NumericDest(d, m_params.default_p2p_port))) continue;
             {
                 std::lock_guard<std::mutex> lock(m_added_mutex);
                 if (now < m_next_try[d]) continue;
@@ -1084,7 +1093,15 @@ void CConnman::ThreadOpenConnections()
                 outbound += !node->inbound && !node->manual && !node->disconnect;
         }
         if (outbound >= static_cast<size_t>(m_max_outbound)) continue;
-        const auto chosen = m_addrman.Select(Now(), [this](const p2p::NetAddress& a) {
+        // Not the manual peers' addresses: those have their own slots.
+        std::vector<p2p::NetAddress> manual_addrs;
+        for (const auto& d : dests) {
+            if (const auto a = NumericDest(d, m_params.default_p2p_port)) manual_addrs.push_back(*a);
+        }
+        const auto chosen = m_addrman.Select(Now(), [&](const p2p::NetAddress& a) {
+            for (const auto& m : manual_addrs) {
+                if (m.ip == a.ip && m.port == a.port) return false;
+            }
             return !m_banman.IsBanned(a.ToStringIP(), Now()) && !IsConnectedTo("", a);
         });
         if (!chosen) continue;
@@ -1353,8 +1370,11 @@ std::vector<AddedNodeInfo> CConnman::GetAddedNodeInfo() const
     for (const auto& a : added) {
         AddedNodeInfo info;
         info.added = a;
+        const auto numeric = NumericDest(a, m_params.default_p2p_port);
         for (const auto& [id, node] : m_nodes) {
-            if (node->disconnect || node->inbound || node->dest != a) continue;
+            if (node->disconnect || node->inbound) continue;
+            if (node->dest != a && !(numeric && node->addr.ip == numeric->ip && node->addr.port == numeric->port))
+                continue;
             info.connected = true;
             info.address = node->addr.ToString();
             break;

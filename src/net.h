@@ -275,7 +275,6 @@ private:
     event* m_timer_event{nullptr};
     std::mutex m_wake_mutex; // guards m_wake_event against Stop
     std::vector<evconnlistener*> m_listeners;
-    bool m_listeners_enabled{true}; // socket thread
 
     std::mutex m_msg_mutex;
     std::condition_variable m_msg_cv;

@@ -7,6 +7,7 @@
 #include <rpc/server.h>
 
 #include <chrono>
+#include <cstdio>
 
 namespace {
 
@@ -26,6 +27,14 @@ int64_t UnixMillis()
 {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+// Milliseconds as seconds with 6 decimals (bitcoind's pingtime), exactly.
+json SecondsFromMillis(double ms)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.6f", ms / 1000.0);
+    return RawNumber(buf);
 }
 
 std::string ServicesHex(uint64_t services)
@@ -77,8 +86,8 @@ void RegisterNetRPCCommands(RPCTable& t)
                                   {"conntime", s.conntime},
                                   {"lastsend", s.last_send},
                                   {"lastrecv", s.last_recv}};
-                        if (s.ping_ms >= 0) p["pingtime"] = s.ping_ms / 1000.0;
-                        if (s.min_ping_ms >= 0) p["minping"] = s.min_ping_ms / 1000.0;
+                        if (s.ping_ms >= 0) p["pingtime"] = SecondsFromMillis(s.ping_ms);
+                        if (s.min_ping_ms >= 0) p["minping"] = SecondsFromMillis(s.min_ping_ms);
                         out.push_back(std::move(p));
                     }
                     return out;

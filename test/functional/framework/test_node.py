@@ -32,6 +32,7 @@ class TestNode:
         self.extra_args = list(extra_args)
         self.process = None
         self.rpcport = free_port()
+        self.p2pport = free_port()
 
     @property
     def chaindir(self):
@@ -45,7 +46,8 @@ class TestNode:
     def start(self, extra_args=()):
         os.makedirs(self.datadir, exist_ok=True)
         self.stderr_path = os.path.join(self.datadir, "stderr.log")
-        args = [self.binary, "-regtest", f"-datadir={self.datadir}", "-noprinttoconsole", f"-rpcport={self.rpcport}"]
+        args = [self.binary, "-regtest", f"-datadir={self.datadir}", "-noprinttoconsole", f"-rpcport={self.rpcport}",
+                f"-port={self.p2pport}", "-bind=127.0.0.1"]
         with open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(args + self.extra_args + list(extra_args),
                                             stdout=subprocess.DEVNULL, stderr=err)
@@ -130,3 +132,17 @@ class TestNode:
                 return False
         wait_until(up, timeout=timeout, what="defid RPC")
         return self
+
+
+def connect_nodes(a, b, timeout=30):
+    """`a` opens a connection to `b` (addnode onetry) and both finish the
+    handshake: returns a's peer id for b."""
+    target = f"127.0.0.1:{b.p2pport}"
+    inbound_before = {p["id"] for p in b.getpeerinfo() if p["inbound"]}
+    a.addnode(target, "onetry")
+
+    def done():
+        mine = [p for p in a.getpeerinfo() if p["addr"] == target and p["version"] and "pingtime" in p]
+        theirs = [p for p in b.getpeerinfo() if p["inbound"] and p["id"] not in inbound_before and p["version"]]
+        return mine[0]["id"] if mine and theirs else None
+    return wait_until(done, timeout=timeout, what=f"a connection to {target}")
