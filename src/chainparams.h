@@ -16,7 +16,9 @@ struct ChainParams {
     std::string address_hrp; // native addresses
     std::string meta_hrp;    // metachain addresses (as lib/metachain)
     KeyHash lock_address;    // holds deposited funds; no key can spend it
-    uint32_t pow_bits;       // fixed difficulty (no retargeting)
+    uint32_t pow_bits;       // the easiest target (the limit); regtest's only one
+    bool retarget;           // per-block LWMA retargeting (consensus/pow.h)
+    int64_t target_spacing;  // seconds between blocks that retargeting aims at
     CAmount block_reward;
     CAmount min_fee; // smallest fee the mempool accepts
     uint16_t default_rpc_port;

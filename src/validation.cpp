@@ -2,6 +2,7 @@
 
 #include <bech32.h>
 #include <consensus/block.h>
+#include <consensus/pow.h>
 #include <consensus/tx_verify.h>
 #include <metachain/backend.h>
 #include <metachain/marshal.h>
@@ -112,6 +113,15 @@ const CBlockIndex* ChainState::FindFork(const std::vector<uint256>& locator) con
     return m_chain[0];
 }
 
+uint32_t ChainState::NextWorkRequired(const CBlockIndex* prev) const
+{
+    std::vector<PowSample> window;
+    for (const CBlockIndex* i = prev; i && window.size() < static_cast<size_t>(LWMA_WINDOW) + 1; i = i->prev)
+        window.push_back({i->header.time, i->header.bits});
+    std::reverse(window.begin(), window.end());
+    return ::NextWorkRequired(window, m_params);
+}
+
 bool ChainState::AcceptBlockHeader(const CBlockHeader& header, BlockValidationState& state, const CBlockIndex** out)
 {
     using R = BlockValidationResult;
@@ -128,6 +138,7 @@ bool ChainState::AcceptBlockHeader(const CBlockHeader& header, BlockValidationSt
     if (prev->Failed()) return state.Invalid(R::BLOCK_INVALID_PREV, "bad-prevblk");
     if (header.height != prev->height() + 1) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-height");
     if (header.time < prev->header.time) return state.Invalid(R::BLOCK_INVALID_HEADER, "time-too-old");
+    if (header.bits != NextWorkRequired(prev)) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-diffbits");
     BlockIndexRecord rec{header, prev->chainwork + BlockWork(header.bits), 0};
     ChainDB::Batch batch;
     batch.PutIndex(hash, rec);
@@ -362,6 +373,7 @@ bool ChainState::ProcessNewBlock(const CBlock& block, BlockValidationState& stat
     if (!prev) return state.Invalid(R::BLOCK_MISSING_PREV, "prev-blk-not-found");
     if (prev->Failed()) return state.Invalid(R::BLOCK_INVALID_PREV, "bad-prevblk");
     if (block.header.height != prev->height() + 1) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-height");
+    if (block.header.bits != NextWorkRequired(prev)) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-diffbits");
     BlockIndexRecord rec{block.header, prev->chainwork + BlockWork(block.header.bits), BLOCK_HAVE_DATA};
     ChainDB::Batch batch;
     batch.PutBlock(hash, block);

@@ -83,6 +83,8 @@ public:
     // `idx`'s ancestor at `height` (idx itself at its own height).
     static const CBlockIndex* Ancestor(const CBlockIndex* idx, uint32_t height);
     static constexpr size_t MAX_LOCATOR_SIZE = 101;
+    // The bits a block on `prev` must carry (consensus/pow.h).
+    uint32_t NextWorkRequired(const CBlockIndex* prev) const;
 
     // Stores a block and moves to the best chain. Returns true when the block
     // is valid as far as it was checked (even if not on the best chain; then

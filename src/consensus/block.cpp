@@ -1,13 +1,25 @@
 #include <consensus/block.h>
 
 #include <consensus/consensus.h>
+#include <consensus/pow.h>
 
 #include <set>
 
 bool CheckBlockHeader(const CBlockHeader& header, const ChainParams& params, BlockValidationState& state)
 {
     using R = BlockValidationResult;
-    if (header.bits != params.pow_bits) return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-diffbits");
+    // Without retargeting the bits are fixed; with it, the target must be a
+    // positive number no easier than the limit (the contextual check, against
+    // the previous blocks, is NextWorkRequired's).
+    if (!params.retarget && header.bits != params.pow_bits) {
+        return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-diffbits");
+    }
+    if (params.retarget) {
+        const Target256 target = Target256::FromCompact(header.bits);
+        if ((header.bits & 0x00800000) || target == Target256() || Target256::FromCompact(params.pow_bits) < target) {
+            return state.Invalid(R::BLOCK_INVALID_HEADER, "bad-diffbits");
+        }
+    }
     if (!CheckProofOfWork(header.GetHash(), header.bits)) {
         return state.Invalid(R::BLOCK_INVALID_HEADER, "high-hash (proof of work failed)");
     }

@@ -21,7 +21,7 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
     block.header.prev = tip->hash;
     block.header.height = tip->height() + 1;
     block.header.time = std::max(now, tip->header.time);
-    block.header.bits = params.pow_bits;
+    block.header.bits = chain.NextWorkRequired(tip);
 
     // Mempool txs that still apply, minus those the metachain refused.
     std::set<uint256> refused;

@@ -63,13 +63,6 @@ def connect(a, b):
                what="the connection on both sides")
 
 
-def disconnect(a, b):
-    """Drops every connection of a (b included)."""
-    for peer in a.getpeerinfo():
-        a.disconnectnode("", peer["id"])
-    wait_until(lambda: a.getconnectioncount() == 0 and b.getconnectioncount() == 0, what="the partition")
-
-
 def sync_blocks(nodes, timeout=60):
     wait_until(lambda: len({n.getbestblockhash() for n in nodes}) == 1, timeout=timeout,
                what="the same tip on every node")
@@ -170,10 +163,14 @@ def test_partition_heals_by_reorg_and_the_metachain_follows(net):
     addr = a.getnewaddress()
     a.generatetoaddress(5, addr)
     sync_blocks([a, b])
-    disconnect(b, a)
+    # The partition: a's network off (peers would otherwise reconnect from
+    # their address books).
+    a.setnetworkactive(False)
+    wait_until(lambda: a.getconnectioncount() == 0 and b.getconnectioncount() == 0, what="the partition")
     a.generatetoaddress(3, a.getnewaddress())
     b.generatetoaddress(6, b.getnewaddress())
     assert a.getbestblockhash() != b.getbestblockhash()
+    a.setnetworkactive(True)
     connect(a, b)
     sync_blocks([a, b])
     assert a.getblockcount() == 11
