@@ -1,6 +1,6 @@
 // The whole JSON-RPC request path: HandleJSONRPC (parse, envelope, argument
 // checks, dispatch) with every RPC registered, against a real node (chain,
-// mempool, wallet; no metachain) built once in a temp datadir. HandleJSONRPC
+// mempool, wallet; no metachain, no network) built once in a temp datadir. HandleJSONRPC
 // must not throw, and any reply it produces must be valid JSON.
 //
 // The node starts every input from the same state: a fixed wallet key, a few
@@ -134,7 +134,8 @@ void BuildTemplate()
     Call("sendtoaddress", json::array({addresses[1], "2.25"}));
 
     if (std::getenv("DEFI_FUZZ_PRINT_STATE")) {
-        std::printf("{\"addresses\": %s, \"blocks\": [", json(addresses).dump().c_str());
+        std::printf("{\"help\": %s, \"addresses\": %s, \"blocks\": [", json(Call("help", json::array())).dump().c_str(),
+                    json(addresses).dump().c_str());
         for (uint32_t h = 0; h <= g_node.chain->Tip()->height(); ++h)
             std::printf("%s\"%s\"", h ? ", " : "", HexStr(g_node.chain->AtHeight(h)->hash).c_str());
         std::printf("], \"mempool\": %s, \"blocktxs\": ", WriteJSON(Call("getrawmempool", json::array())).c_str());
@@ -181,6 +182,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
     RegisterWalletRPCCommands(g_table);
     RegisterNodeRPCCommands(g_table);
     RegisterMetachainRPCCommands(g_table);
+    RegisterNetRPCCommands(g_table); // no connman: each answers that P2P is off
 
     try {
         BuildTemplate();

@@ -8,7 +8,7 @@ withdrawals and blocks with a metachain payload), drives it over JSON-RPC,
 and saves what it returns: the bytes of every tx (getrawtransaction) and
 block (getblock <hash> 0). The JSON-RPC bodies name the hashes, txids and
 addresses of the fuzzer's own template node (DEFI_FUZZ_PRINT_STATE=1), one or
-more bodies for every method `help` lists. Files are named by content hash,
+more bodies for every method its `help` lists. Files are named by content hash,
 so a rerun only adds.
 """
 import base64
@@ -110,7 +110,6 @@ def native_chain(defid):
         node.call("generatetoaddress", 1, a)
         txids.add(node.call("sendtoaddress", a, "25.6789"))  # stays in the mempool
         harvest(node, txids)
-        return node.call("help")
     finally:
         node.stop()
 
@@ -176,6 +175,11 @@ def jsonrpc_seeds(methods, state):
         "metatransfer": [[meta_addr, meta_addr, "1"]],
         "help": [[], ["getblock"], ["nosuchcommand"]],
         "stop": [[]],
+        "getpeerinfo": [[]],
+        "addnode": [["127.0.0.1:19555", "add"], ["[::1]:1", "onetry"], ["host", "remove"]],
+        "disconnectnode": [["127.0.0.1:19555"], ["", 3]],
+        "setban": [["10.0.0.0/8", "add", 3600], ["1.2.3.4", "remove"], ["::1", "add", 2000000000, True]],
+        "setnetworkactive": [[False], [True]],
         "uptime": [[]],
     }
     for m in methods:
@@ -225,11 +229,11 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     defid, fuzzer = sys.argv[1], sys.argv[2]
-    help_text = native_chain(defid)
+    native_chain(defid)
     meta_chain(defid)
     amount_seeds()
-    methods = [line.split()[0] for line in help_text.splitlines() if line and not line.startswith("==")]
     state = template_state(fuzzer)
+    methods = [line.split()[0] for line in state["help"].splitlines() if line and not line.startswith("==")]
     jsonrpc_seeds(methods, state)
     dictionaries(methods, state)
     for t in sorted(os.listdir(CORPUS)):
