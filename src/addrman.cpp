@@ -20,7 +20,10 @@ int64_t RetryDelay(int attempts)
 
 } // namespace
 
-AddrMan::AddrMan(std::filesystem::path file) : m_file(std::move(file)) {}
+AddrMan::AddrMan(std::filesystem::path file, bool only_routable)
+    : m_file(std::move(file)), m_only_routable(only_routable)
+{
+}
 
 bool AddrMan::IsUsable(const p2p::NetAddress& a)
 {
@@ -34,6 +37,24 @@ bool AddrMan::IsUsable(const p2p::NetAddress& a)
     if (std::all_of(a.ip.begin(), a.ip.end(), [](uint8_t b) { return b == 0; })) return false; // ::
     if (a.ip[0] == 0xff) return false;                                                         // multicast
     return true;
+}
+
+bool AddrMan::IsRoutable(const p2p::NetAddress& a)
+{
+    if (!IsUsable(a)) return false;
+    if (a.IsIPv4()) {
+        const auto v = a.GetIPv4();
+        return !(v[0] == 127 || v[0] == 10 || (v[0] == 172 && (v[1] & 0xf0) == 16) || (v[0] == 192 && v[1] == 168) ||
+                 (v[0] == 169 && v[1] == 254) || (v[0] == 100 && (v[1] & 0xc0) == 64) ||
+                 (v[0] == 198 && (v[1] & 0xfe) == 18) || (v[0] == 192 && v[1] == 0 && v[2] == 2) ||
+                 (v[0] == 198 && v[1] == 51 && v[2] == 100) || (v[0] == 203 && v[1] == 0 && v[2] == 113));
+    }
+    const auto& ip = a.ip;
+    const bool loopback = std::all_of(ip.begin(), ip.end() - 1, [](uint8_t b) { return b == 0; }) && ip[15] == 1;
+    const bool unique_local = (ip[0] & 0xfe) == 0xfc;                                            // fc00::/7
+    const bool link_local = ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80;                             // fe80::/10
+    const bool documentation = ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x0d && ip[3] == 0xb8; // 2001:db8::/32
+    return !(loopback || unique_local || link_local || documentation);
 }
 
 AddrInfo* AddrMan::FindLocked(const p2p::NetAddress& a)
@@ -70,7 +91,7 @@ size_t AddrMan::Add(const std::vector<p2p::TimedAddress>& addrs, int64_t now)
     std::lock_guard<std::mutex> lock(m_mutex);
     size_t added = 0;
     for (const auto& t : addrs) {
-        if (!IsUsable(t.addr)) continue;
+        if (m_only_routable ? !IsRoutable(t.addr) : !IsUsable(t.addr)) continue;
         int64_t time = t.time;
         if (time > now + FUTURE_SLACK) time = std::max<int64_t>(now - FIVE_DAYS, 0);
         if (AddrInfo* e = FindLocked(t.addr)) {

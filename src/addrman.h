@@ -34,8 +34,11 @@ public:
     // last week, is forgotten.
     static constexpr int MAX_FAILURES = 10;
 
-    // `file` empty: kept in memory only.
-    explicit AddrMan(std::filesystem::path file = {});
+    // `file` empty: kept in memory only. With `only_routable` (main and
+    // testnet), announced addresses that are not publicly routable (loopback,
+    // private, link-local, documentation ranges) are not kept, so a stranger
+    // cannot point the node at services on its own network.
+    explicit AddrMan(std::filesystem::path file = {}, bool only_routable = false);
 
     // Reads the file (missing: empty). A file that is not an address book is
     // moved aside to <file>.bad; false with `error` saying so.
@@ -45,8 +48,10 @@ public:
     // Whether `a` may be kept at all: a port, a unicast address (not
     // unspecified, multicast or broadcast).
     static bool IsUsable(const p2p::NetAddress& a);
+    static bool IsRoutable(const p2p::NetAddress& a);
 
-    // Adds or refreshes announced addresses; a time more than 10 minutes in
+    // Adds or refreshes announced addresses (usable ones; routable ones only
+    // with `only_routable`); a time more than 10 minutes in
     // the future is taken as 5 days ago. Returns how many were new.
     size_t Add(const std::vector<p2p::TimedAddress>& addrs, int64_t now);
     // A handshake with `a` completed (adds it if new).
@@ -71,6 +76,7 @@ private:
     void RemoveLocked(const Key& key);
 
     std::filesystem::path m_file;
+    const bool m_only_routable;
     mutable std::mutex m_mutex;
     std::vector<AddrInfo> m_entries; // random access for selection and eviction
     std::map<Key, size_t> m_index;   // into m_entries

@@ -259,7 +259,8 @@ CConnman::CConnman(const ChainParams& params, Options options)
       m_max_outbound(std::min(m_opts.max_outbound, m_opts.max_connections)),
       m_max_inbound(std::max(0, m_opts.max_connections - std::min(m_opts.max_outbound, m_opts.max_connections))),
       m_banman(m_opts.datadir.empty() ? std::filesystem::path() : m_opts.datadir / "banlist.json"),
-      m_addrman(m_opts.datadir.empty() ? std::filesystem::path() : m_opts.datadir / "peers.json"),
+      m_addrman(m_opts.datadir.empty() ? std::filesystem::path() : m_opts.datadir / "peers.json",
+                params.network != "regtest"),
       m_rng(std::random_device{}())
 {
     m_added = m_opts.addnode;
@@ -715,6 +716,9 @@ void CConnman::OnTimer()
     const std::string secs = std::to_string(m_opts.peer_timeout) + " s";
     for (const auto& node : Snapshot()) {
         if (node->disconnect) continue;
+        // Not reading it (its messages wait for the message thread): the
+        // silence is ours, not the peer's.
+        if (node->recv_paused) continue;
         if (!node->handshaked && now_us - node->connected_us > timeout_us) {
             Disconnect(*node, "no handshake within " + secs);
             continue;

@@ -195,6 +195,25 @@ TEST(AddrMan, SelectsDueAddressesAndForgetsDeadOnes)
     EXPECT_EQ(book.Size(), 0u);
 }
 
+TEST(AddrMan, MainAndTestnetKeepOnlyRoutableAddresses)
+{
+    AddrMan book({}, /*only_routable=*/true);
+    const std::vector<p2p::TimedAddress> announced = {
+        {1, Addr("127.0.0.1", 22)},  {1, Addr("10.1.2.3", 1)},      {1, Addr("172.16.0.1", 1)},
+        {1, Addr("172.31.9.9", 1)},  {1, Addr("192.168.1.1", 1)},   {1, Addr("169.254.0.1", 1)},
+        {1, Addr("100.64.0.1", 1)},  {1, Addr("192.0.2.1", 1)},     {1, Addr("198.51.100.1", 1)},
+        {1, Addr("203.0.113.1", 1)}, {1, Addr("198.18.0.1", 1)},    {1, Addr("::1", 1)},
+        {1, Addr("fd00::1", 1)},     {1, Addr("fe80::1", 1)},       {1, Addr("2001:db8::1", 1)},
+        {1, Addr("8.8.8.8", 8555)},  {1, Addr("172.32.0.1", 8555)}, {1, Addr("2a00:1450::1", 8555)}};
+    EXPECT_EQ(book.Add(announced, 1700000000), 3u);
+    // Regtest keeps them all: a local test network is all loopback.
+    AddrMan regtest;
+    EXPECT_EQ(regtest.Add(announced, 1700000000), announced.size());
+    // A connection the operator asked for is remembered wherever it is.
+    book.Good(Addr("127.0.0.1", 8555), 1700000000);
+    EXPECT_TRUE(book.Find(Addr("127.0.0.1", 8555)));
+}
+
 TEST(AddrMan, StaysWithinItsLimit)
 {
     AddrMan book;
