@@ -316,7 +316,7 @@ def test_conf_file_and_rpcpassword(defid_bin, tmp_path):
 def test_daemon_mode(defid_bin, tmp_path):
     n = TestNode(defid_bin, str(tmp_path / "d"))
     os.makedirs(n.datadir)
-    out = subprocess.run([defid_bin, "-regtest", f"-datadir={n.datadir}", f"-rpcport={n.rpcport}", "-daemon"],
+    out = subprocess.run([defid_bin, "-regtest", f"-datadir={n.datadir}", f"-rpcport={n.rpcport}", "-listen=0", "-daemon"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
     import time
@@ -383,7 +383,7 @@ def test_chain_info_and_tips(node):
 def test_testnet_is_its_own_network(defid_bin, tmp_path):
     from framework.test_node import free_port
     port = free_port()
-    args = [defid_bin, "-testnet", f"-datadir={tmp_path / 't'}", "-noprinttoconsole", f"-rpcport={port}"]
+    args = [defid_bin, "-testnet", f"-datadir={tmp_path / 't'}", "-noprinttoconsole", f"-rpcport={port}", "-listen=0"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         cookie = tmp_path / "t" / "testnet" / ".cookie"
