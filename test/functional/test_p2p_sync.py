@@ -224,3 +224,32 @@ def test_a_stalled_download_moves_to_another_peer(net):
     sync_blocks([a, b], timeout=30)
     assert b.listbanned() == []
     assert "stalled a block download" in b.debug_log
+
+
+def test_headers_that_do_not_connect(net):
+    a = net.add("none")
+    a.generatetoaddress(3, a.getnewaddress())
+    real = [CBlock.deserialize(bytes.fromhex(a.getblock(a.getblockhash(h), 0))).header for h in range(1, 4)]
+    b = net.add("none")
+    # Headers whose parent b does not know: b asks for headers instead (the
+    # peer may be on another branch), and only a peer that never connects is
+    # banned.
+    orphan = real[1:]
+    peer = P2PConnection("127.0.0.1", b.p2p_port, source="127.0.0.4").connect()
+    peer.send_message(msg_headers(orphan))
+    assert peer.wait_for("getheaders", timeout=10)
+    assert b.listbanned() == []
+    for _ in range(11):
+        peer.send_message(msg_headers(orphan))
+    peer.wait_for_disconnect(timeout=10)
+    assert any(e["address"].startswith("127.0.0.4") for e in b.listbanned())
+    # Headers that do not chain within one message: banned at once.
+    gap = P2PConnection("127.0.0.1", b.p2p_port, source="127.0.0.5").connect()
+    gap.send_message(msg_headers([real[0], real[2]]))
+    gap.wait_for_disconnect(timeout=10)
+    assert any(e["address"].startswith("127.0.0.5") for e in b.listbanned())
+    # None of it touched the chain, and the real headers still sync b.
+    assert b.getblockcount() == 0 and b.getchaintips()[0]["height"] == 0
+    honest = P2PConnection("127.0.0.1", b.p2p_port).connect()
+    honest.send_message(msg_headers(real))
+    assert len(honest.wait_for("getdata", timeout=10).items) == 3
