@@ -443,7 +443,9 @@ mod plain {
     #[cfg(target_arch = "x86_64")]
     #[inline]
     fn find_quote(s: &[u8]) -> Option<usize> {
-        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
         let mut at = 0;
         while at + 16 <= s.len() {
             // SAFETY: SSE2 is part of x86-64; the 16 bytes read are in `s`.
