@@ -122,7 +122,7 @@ cmd_bench() {
 
 FUZZ_DIR="$ROOT/build-fuzz"
 # The C++ libFuzzer targets (src/fuzz/<name>.cpp, seeds in test/fuzz/corpus/<name>/).
-FUZZ_TARGETS=(tx_deserialize block_deserialize amount_parse jsonrpc_request)
+FUZZ_TARGETS=(tx_deserialize block_deserialize amount_parse jsonrpc_request p2p_message)
 
 # Runs one libFuzzer binary for $2 seconds on a copy of corpus $3; prints its
 # execs and execs/s; a crash input is kept in build-fuzz/crashes/<name>/.

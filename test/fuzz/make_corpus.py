@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Regenerates the committed seed corpora in test/fuzz/corpus/ from real runs.
 
-    test/fuzz/make_corpus.py <defid> <jsonrpc_request fuzzer>
+    test/fuzz/make_corpus.py <defid> <jsonrpc_request fuzzer> [<p2p_message fuzzer>]
+    test/fuzz/make_corpus.py --p2p <p2p_message fuzzer>
 
 Starts <defid> -regtest twice (alone, and with -meta for deposits,
 withdrawals and blocks with a metachain payload), drives it over JSON-RPC,
 and saves what it returns: the bytes of every tx (getrawtransaction) and
 block (getblock <hash> 0). The JSON-RPC bodies name the hashes, txids and
 addresses of the fuzzer's own template node (DEFI_FUZZ_PRINT_STATE=1), one or
-more bodies for every method its `help` lists. Files are named by content hash,
+more bodies for every method its `help` lists. The p2p_message seeds are framed
+messages of every command built from the docs' examples, the saved blocks and
+txs, and the hashes of that fuzzer's template node; --p2p writes only those,
+from the committed corpora, without a defid. Files are named by content hash,
 so a rerun only adds.
 """
 import base64
@@ -16,6 +20,7 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -205,6 +210,163 @@ def jsonrpc_seeds(methods, state):
         save("jsonrpc_request", raw)
 
 
+P2P_MAGIC = bytes.fromhex("fabfb5da")  # regtest (src/chainparams.cpp)
+# The examples of docs/p2p.md (also in src/test/protocol_tests.cpp), as they are.
+P2P_GOLDEN = [
+    "fabfb5da76657261636b000000000000000000005df6e0e2",
+    "fabfb5da70696e6700000000000000000800000033bc15e5efcdab8967452301",
+    "d1ef4d4376657273696f6e0000000000660000008294e84b71110100010000000000000000f1536500000000010000000000"
+    "000000000000000000000000ffff7f000001216b010000000000000020010db8000000000000000000000001216b88776655"
+    "443322110d0000002f64656669643a302e312e302fd204000001",
+    "0b1109076164647200000000000000002200000044d3abdb0100000000f15365010000000000000000000000000000000000"
+    "ffff01020304216b",
+    "fabfb5da696e760000000000000000004c0000005f7c334b0200000001000000111111111111111111111111111111111111"
+    "1111111111111111111111111111020000002222222222222222222222222222222222222222222222222222222222222222",
+    "d1ef4d436765746865616465727300006800000047210b847111010002000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb00000000"
+    "00000000000000000000000000000000000000000000000000000000",
+    "fabfb5da68656164657273000000000080000000f154cd7e0100000001000000010101010101010101010101010101010101"
+    "01010101010101010101010101010700000000f1536500000000020202020202020202020202020202020202020202020202"
+    "02020202020202020000000000000000000000000000000000000000000000000000000000000000ffff7f202a0000000000"
+    "0000",
+    "fabfb5da747800000000000000000000a2000000d788e8c80102030303030303030303030303030303030303030303030303"
+    "03030303030303030c00000064667274316578616d706c6500e1f50500000000102700000000000005000000000000000000"
+    "0000000000000000000000000000000000004000000005050505050505050505050505050505050505050505050505050505"
+    "050505050505050505050505050505050505050505050505050505050505050505050505",
+]
+P2P_COMMANDS = ["version", "verack", "ping", "pong", "getaddr", "addr", "inv", "getdata", "notfound", "getheaders",
+                "headers", "block", "tx"]
+
+
+def sha256d(b):
+    return hashlib.sha256(hashlib.sha256(b).digest()).digest()
+
+
+def frame(command, payload=b"", magic=P2P_MAGIC):
+    return (magic + command.encode().ljust(12, b"\0") + struct.pack("<I", len(payload)) + sha256d(payload)[:4] +
+            payload)
+
+
+def u32(n):
+    return struct.pack("<I", n)
+
+
+def invs(items):
+    return u32(len(items)) + b"".join(u32(t) + h for t, h in items)
+
+
+def getheaders(locator, stop=bytes(32)):
+    return u32(70001) + u32(len(locator)) + b"".join(locator) + stop
+
+
+def version_payload(start_height=0, extra=b""):
+    addr = struct.pack("<Q", 1) + bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]) + struct.pack(">H", 19555)
+    ua = b"/defid:0.1.0/"
+    return (u32(70001) + struct.pack("<Qq", 1, 1700000000) + addr + addr + struct.pack("<Q", 0x1122334455667788) +
+            u32(len(ua)) + ua + u32(start_height) + b"\x01" + extra)
+
+
+def corpus_files(target):
+    d = os.path.join(CORPUS, target)
+    return [open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))] if os.path.isdir(d) else []
+
+
+def p2p_seeds(state):
+    """Framed messages of every command: the examples of docs/p2p.md (on their own
+    network and re-framed on regtest), the blocks and txs of the other corpora as
+    `block`/`tx`/`headers`, chains of them as headers then blocks, requests for
+    the fuzzer's template node (DEFI_FUZZ_PRINT_STATE), and broken framings."""
+    out = []
+    for g in P2P_GOLDEN:
+        raw = bytes.fromhex(g)
+        out.append(raw)
+        out.append(frame(raw[4:16].rstrip(b"\0").decode(), raw[24:]))
+    nonce = struct.pack("<Q", 0x0123456789abcdef)
+    ipv4 = bytes(10) + b"\xff\xff" + bytes([10, 0, 0, 1])
+    addrs = b"".join(u32(1700000000 + i) + struct.pack("<Q", 1) + ipv4[:15] + bytes([i]) + struct.pack(">H", 8555)
+                     for i in range(3))
+    basic = [frame("version", version_payload()), frame("version", version_payload(5, b"\x00" * 8)),
+             frame("verack"), frame("getaddr"), frame("ping", nonce), frame("pong", nonce),
+             frame("addr", u32(3) + addrs), frame("addr", u32(0)), frame("inv", u32(0)), frame("headers", u32(0))]
+    out += basic
+    out.append(b"".join(basic))
+
+    # Blocks by hash, and every branch from genesis through them.
+    blocks = {}
+    for b in corpus_files("block_deserialize"):
+        header = b[4:128]
+        blocks[sha256d(header)] = (header, b)
+    children = {}
+    for h, (header, _) in blocks.items():
+        children.setdefault(header[4:36], []).append(h)
+    genesis = bytes.fromhex(state["blocks"][0])
+    branches = []
+
+    def walk(at, path):
+        if not children.get(at):
+            if path:
+                branches.append(path)
+            return
+        for c in sorted(children[at]):
+            walk(c, path + [c])
+
+    walk(genesis, [])
+    for h, (header, b) in sorted(blocks.items()):
+        out.append(frame("block", b))
+        out.append(frame("headers", u32(1) + header))
+    for path in branches:
+        headers = frame("headers", u32(len(path)) + b"".join(blocks[h][0] for h in path))
+        out.append(headers)
+        # What a peer sends to sync: headers, then the blocks asked for.
+        out.append(headers + b"".join(frame("block", blocks[h][1]) for h in path))
+        out.append(frame("inv", invs([(2, path[-1])])) + headers)
+    txs = corpus_files("tx_deserialize")
+    for tx in txs:
+        out.append(frame("tx", tx))
+    out.append(b"".join(frame("tx", tx) for tx in txs))
+    if branches:
+        longest = max(branches, key=len)
+        out.append(b"".join(frame("block", blocks[h][1]) for h in longest) + b"".join(frame("tx", tx) for tx in txs))
+
+    # Requests for what the template node has.
+    ours = [bytes.fromhex(h) for h in state["blocks"]]
+    pooled = [bytes.fromhex(t) for t in state["mempool"]]
+    unknown = b"\x42" * 32
+    requests = [
+        frame("getheaders", getheaders([ours[-1]])),
+        frame("getheaders", getheaders([ours[0]])),
+        frame("getheaders", getheaders([unknown, ours[1]], ours[2])),
+        frame("getheaders", getheaders([], ours[1])),
+        frame("getdata", invs([(2, h) for h in ours] + [(1, t) for t in pooled] + [(2, unknown), (1, unknown)])),
+        frame("inv", invs([(1, t) for t in pooled] + [(1, unknown), (2, ours[-1])])),
+        frame("notfound", invs([(2, unknown), (1, unknown)])),
+    ]
+    out += requests
+    out.append(b"".join(requests))
+    out.append(frame("version", version_payload()) + frame("verack") + b"".join(requests))
+
+    # Broken framings: bad checksum, oversized, bad command, another network,
+    # an unknown command, a truncated message, a malformed payload.
+    ping = frame("ping", nonce)
+    out.append(ping[:20] + b"\0\0\0\0" + ping[24:])
+    out.append(P2P_MAGIC + b"block".ljust(12, b"\0") + u32(0xffffffff) + bytes(4))
+    out.append(P2P_MAGIC + b"pi\0ng".ljust(12, b"\0") + u32(0) + sha256d(b"")[:4])
+    out.append(frame("verack", magic=bytes.fromhex("d1ef4d43")))
+    out.append(frame("sendcmpct", b"\0" * 9) + frame("ping", nonce))
+    out.append(frame("verack") + ping[:-3])
+    out.append(frame("ping", nonce + b"\0") + frame("inv", u32(50001)) + frame("pong", nonce))
+    for data in out:
+        save("p2p_message", data)
+
+    # Its dictionary: magic, commands as in a header, a few fields.
+    tokens = [P2P_MAGIC] + [c.encode().ljust(12, b"\0") for c in P2P_COMMANDS]
+    tokens += [u32(70001), u32(1), u32(2), u32(2000), u32(2001), bytes.fromhex("ffff7f20"), bytes(32)] + ours[:2]
+    with open(os.path.join(ROOT, "p2p_message.dict"), "w") as f:
+        f.write("# libFuzzer dictionary, written by make_corpus.py\n")
+        for t in tokens:
+            f.write("\"" + "".join("\\x%02x" % c for c in t) + "\"\n")
+
+
 def write_dict(name, tokens):
     with open(os.path.join(ROOT, name + ".dict"), "w") as f:
         f.write("# libFuzzer dictionary, written by make_corpus.py\n")
@@ -226,7 +388,11 @@ def dictionaries(methods, state):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) == 3 and sys.argv[1] == "--p2p":
+        p2p_seeds(template_state(sys.argv[2]))
+        print("%-20s %d files" % ("p2p_message", len(os.listdir(os.path.join(CORPUS, "p2p_message")))))
+        return
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     defid, fuzzer = sys.argv[1], sys.argv[2]
     native_chain(defid)
@@ -236,6 +402,8 @@ def main():
     methods = [line.split()[0] for line in state["help"].splitlines() if line and not line.startswith("==")]
     jsonrpc_seeds(methods, state)
     dictionaries(methods, state)
+    if len(sys.argv) == 4:
+        p2p_seeds(template_state(sys.argv[3]))
     for t in sorted(os.listdir(CORPUS)):
         print("%-20s %d files" % (t, len(os.listdir(os.path.join(CORPUS, t)))))
 
