@@ -279,7 +279,7 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
     });
     // The protocol on the connections: it hears of new tips and txs, and the
     // connman hands it every message past the handshake.
-    m_peerman = std::make_unique<PeerManager>(params, *m_chain, *m_mempool, *m_connman);
+    m_peerman = std::make_unique<PeerManager>(*m_chain, *m_mempool, *m_connman);
     m_signals->Register(m_peerman.get());
     m_connman->SetEvents(m_peerman.get());
     if (std::string net_error; !m_connman->Start(net_error)) return fail("cannot start the network: " + net_error);

@@ -25,9 +25,8 @@ int64_t NowSeconds()
 }
 } // namespace
 
-PeerManager::PeerManager(const ChainParams& params, ChainState& chain, Mempool& mempool, CConnman& connman,
-                         std::chrono::seconds stall_timeout)
-    : m_params(params), m_chain(chain), m_mempool(mempool), m_connman(connman), m_stall_timeout(stall_timeout)
+PeerManager::PeerManager(ChainState& chain, Mempool& mempool, CConnman& connman, std::chrono::seconds stall_timeout)
+    : m_chain(chain), m_mempool(mempool), m_connman(connman), m_stall_timeout(stall_timeout)
 {
 }
 

@@ -20,7 +20,6 @@
 
 class ChainState;
 class Mempool;
-struct ChainParams;
 
 class PeerManager : public NetEventsInterface, public CValidationInterface {
 public:
@@ -31,7 +30,7 @@ public:
     // `headers` whose first header does not connect, tolerated per peer.
     static constexpr int MAX_UNCONNECTING_HEADERS = 10;
 
-    PeerManager(const ChainParams& params, ChainState& chain, Mempool& mempool, CConnman& connman,
+    PeerManager(ChainState& chain, Mempool& mempool, CConnman& connman,
                 std::chrono::seconds stall_timeout = std::chrono::seconds(10));
 
     // NetEventsInterface
@@ -74,7 +73,6 @@ private:
     void Flush(Outbox& out);
     void Punish(NodeId id, const std::string& why);
 
-    const ChainParams& m_params;
     ChainState& m_chain;
     Mempool& m_mempool;
     CConnman& m_connman;

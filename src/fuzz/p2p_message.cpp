@@ -70,7 +70,7 @@ struct Node {
         opts.listen = false;
         opts.auto_outbound = false;
         connman = std::make_unique<CConnman>(params, opts);
-        peerman = std::make_unique<PeerManager>(params, *chain, *mempool, *connman);
+        peerman = std::make_unique<PeerManager>(*chain, *mempool, *connman);
         signals->Register(peerman.get());
         connman->SetEvents(peerman.get());
     }
