@@ -118,6 +118,8 @@ cmd_bench() {
     "$BUILD_DIR/bench_transports"
     log "metachain engine (criterion)"
     cargo bench --locked -p metachain --bench engine
+    log "P2P: initial sync and propagation"
+    python3 "$ROOT/test/bench/p2p_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
 }
 
 FUZZ_DIR="$ROOT/build-fuzz"
