@@ -144,5 +144,6 @@ def connect_nodes(a, b, timeout=30):
     def done():
         mine = [p for p in a.getpeerinfo() if p["addr"] == target and p["version"] and "pingtime" in p]
         theirs = [p for p in b.getpeerinfo() if p["inbound"] and p["id"] not in inbound_before and p["version"]]
-        return mine[0]["id"] if mine and theirs else None
-    return wait_until(done, timeout=timeout, what=f"a connection to {target}")
+        # A tuple, so peer id 0 still counts as done.
+        return (mine[0]["id"],) if mine and theirs else None
+    return wait_until(done, timeout=timeout, what=f"a connection to {target}")[0]
