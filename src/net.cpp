@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -186,6 +187,8 @@ struct CNode {
 
     // Message thread.
     bool version_sent{false}, got_version{false}, got_verack{false}, initialized{false}, getaddr_answered{false};
+    p2p::IPv6Bytes seen_as{};         // our address as the peer saw it (its version's addr_recv)
+    std::set<std::string> addr_known; // addresses it sent us or we sent it: never relayed to it again
 
     mutable std::mutex cs_stats;
     uint32_t version{0};
@@ -909,6 +912,16 @@ void CConnman::Process(CNode& node, p2p::RawMessage&& raw)
                 m_backoff.erase(node.dest);
             }
             Push(node, p2p::MsgGetAddr{});
+            // Tell it where we listen, at the address it reached us by, so
+            // its other peers can find us.
+            if (m_opts.listen && m_listen_port) {
+                p2p::NetAddress self;
+                self.services = GetLocalServices();
+                self.ip = node.seen_as;
+                self.port = m_listen_port;
+                node.addr_known.insert(self.ToString());
+                Push(node, p2p::MsgAddr{{p2p::TimedAddress{static_cast<uint32_t>(Now()), self}}});
+            }
         }
         if (NetEventsInterface* events = m_events) {
             node.initialized = true;
@@ -934,12 +947,47 @@ void CConnman::Process(CNode& node, p2p::RawMessage&& raw)
         }
     } else if (const auto* addr = std::get_if<p2p::MsgAddr>(&*msg)) {
         m_addrman.Add(addr->addrs, Now());
+        RelayAddresses(node, *addr);
     } else if (NetEventsInterface* events = m_events) {
         try {
             events->ProcessMessage(node.id, *msg);
         } catch (const std::exception& e) {
             LogPrint("Error: " + node.Label() + ": processing " + raw.command + ": " + e.what());
             Disconnect(node, "internal error while processing " + raw.command);
+        }
+    }
+}
+
+void CConnman::RelayAddresses(CNode& from, const p2p::MsgAddr& msg)
+{
+    // Bounded memory: forgetting only means an address may be sent twice.
+    constexpr size_t MAX_KNOWN = 5000;
+    const auto remember = [](CNode& n, const std::string& a) {
+        if (n.addr_known.size() >= MAX_KNOWN) n.addr_known.clear();
+        return n.addr_known.insert(a).second;
+    };
+    for (const auto& a : msg.addrs)
+        remember(from, a.addr.ToString());
+    // Only small, fresh announcements travel on (a getaddr answer does not),
+    // each to two other peers, as bitcoind relays them.
+    if (msg.addrs.size() > 10) return;
+    std::vector<std::shared_ptr<CNode>> others;
+    for (const auto& n : Snapshot()) {
+        if (n.get() != &from && n->handshaked && !n->disconnect) others.push_back(n);
+    }
+    const int64_t now = Now();
+    for (const auto& a : msg.addrs) {
+        if (static_cast<int64_t>(a.time) < now - 600 || static_cast<int64_t>(a.time) > now + 600) continue;
+        const std::string key = a.addr.ToString();
+        std::vector<std::shared_ptr<CNode>> fresh;
+        for (const auto& n : others) {
+            if (!n->addr_known.count(key)) fresh.push_back(n);
+        }
+        for (int picked = 0; picked < 2 && !fresh.empty(); ++picked) {
+            const size_t i = static_cast<size_t>(RandomNonce() % fresh.size());
+            remember(*fresh[i], key);
+            Push(*fresh[i], p2p::MsgAddr{{a}});
+            fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(i));
         }
     }
 }
@@ -967,6 +1015,7 @@ void CConnman::HandleVersion(CNode& node, const p2p::MsgVersion& v)
         node.subver = v.user_agent;
         node.start_height = v.start_height;
     }
+    node.seen_as = v.addr_recv.ip;
     node.got_version = true;
     if (node.inbound) SendVersion(node);
     Push(node, p2p::MsgVerack{});

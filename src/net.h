@@ -198,6 +198,9 @@ private:
     };
 
     std::shared_ptr<CNode> FindNode(NodeId id) const;
+    // Passes a small, fresh `addr` from `from` on to two other peers that
+    // have not seen its addresses. Message thread.
+    void RelayAddresses(CNode& from, const p2p::MsgAddr& msg);
     std::vector<std::shared_ptr<CNode>> Snapshot() const;
     void WakeSocketThread();
     void WakeMessageThread();

@@ -322,8 +322,10 @@ def test_ban_rpcs(start):
 
 
 def test_addnode_disconnectnode_and_setnetworkactive(start):
-    a = start()
-    b = start("-noconnect")  # no automatic connections (b would find a again in its address book)
+    # No automatic connections either way: b would find a again in its address
+    # book, and a learns b's address from b's self-announcement.
+    a = start("-noconnect")
+    b = start("-noconnect")
     target = f"127.0.0.1:{a.p2pport}"
     b.addnode(target, "add")
     assert rpc_error(b.addnode, target, "add").code == -23

@@ -253,3 +253,16 @@ def test_headers_that_do_not_connect(net):
     honest = P2PConnection("127.0.0.1", b.p2p_port).connect()
     honest.send_message(msg_headers(real))
     assert len(honest.wait_for("getdata", timeout=10).items) == 3
+
+
+def test_addresses_travel_so_nodes_find_each_other(net):
+    """A announces itself to B when it connects; C, connecting to B later,
+    learns A's address from B and opens a connection to A on its own."""
+    a, b, c = net.add("none"), net.add("none"), net.add("none")
+    connect(a, b)
+    connect(c, b)
+    wait_until(lambda: any(p["addr"] == f"127.0.0.1:{a.p2p_port}" and not p["inbound"] for p in c.getpeerinfo()),
+               timeout=30, what="c connected to a, an address it learned from b")
+    # And a new block still reaches everyone.
+    a.generatetoaddress(1, a.getnewaddress())
+    sync_blocks([a, b, c])
