@@ -1,6 +1,8 @@
 #include <banman.h>
 
 #include <protocol.h>
+
+#include <algorithm>
 #include <util/file.h>
 #include <util/json.h>
 #include <util/logging.h>
@@ -22,6 +24,63 @@ std::optional<std::string> BanMan::NormalizeIP(const std::string& text)
     return a.ToStringIP();
 }
 
+namespace {
+// The address and prefix length of an "ip" or "ip/bits" text, the prefix
+// counted on the IPv4-mapped IPv6 form.
+std::optional<std::pair<p2p::IPv6Bytes, int>> ParseSubnet(const std::string& text)
+{
+    const auto slash = text.find('/');
+    const auto ip = p2p::NetAddress::ParseIP(text.substr(0, slash));
+    if (!ip) return std::nullopt;
+    p2p::NetAddress a;
+    a.ip = *ip;
+    const bool v4 = a.IsIPv4();
+    int bits = 128;
+    if (slash != std::string::npos) {
+        const std::string len = text.substr(slash + 1);
+        if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos)
+            return std::nullopt;
+        const int n = std::stoi(len);
+        if (n > (v4 ? 32 : 128)) return std::nullopt;
+        bits = v4 ? 96 + n : n;
+    }
+    return std::make_pair(*ip, bits);
+}
+
+bool SamePrefix(const p2p::IPv6Bytes& a, const p2p::IPv6Bytes& b, int bits)
+{
+    for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+        const uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+        if ((a[i] & mask) != (b[i] & mask)) return false;
+    }
+    return true;
+}
+} // namespace
+
+std::optional<std::string> BanMan::NormalizeSubnet(const std::string& text)
+{
+    const auto parsed = ParseSubnet(text);
+    if (!parsed) return std::nullopt;
+    auto [ip, bits] = *parsed;
+    for (int i = 0; i < 16; ++i) {
+        const int keep = std::clamp(bits - 8 * i, 0, 8);
+        ip[i] &= static_cast<uint8_t>(0xff << (8 - keep));
+    }
+    p2p::NetAddress a;
+    a.ip = ip;
+    if (bits == 128) return a.ToStringIP();
+    return a.ToStringIP() + "/" + std::to_string(a.IsIPv4() ? bits - 96 : bits);
+}
+
+bool BanMan::Covers(const std::string& subnet, const std::string& ip)
+{
+    if (subnet == ip) return true;
+    if (subnet.find('/') == std::string::npos) return false;
+    const auto net = ParseSubnet(subnet);
+    const auto host = p2p::NetAddress::ParseIP(ip);
+    return net && host && SamePrefix(net->first, *host, net->second);
+}
+
 bool BanMan::Load(int64_t now, std::string& error)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -38,8 +97,8 @@ bool BanMan::Load(int64_t now, std::string& error)
             if (!e.is_object() || !e.contains("address") || !e["address"].is_string() || !e.contains("created") ||
                 !e["created"].is_number_integer() || !e.contains("until") || !e["until"].is_number_integer())
                 throw std::runtime_error("an entry lacks address, created or until: " + QuoteForError(e));
-            const auto ip = NormalizeIP(e["address"].get<std::string>());
-            if (!ip) throw std::runtime_error("not an IP address: " + QuoteForError(e["address"]));
+            const auto ip = NormalizeSubnet(e["address"].get<std::string>());
+            if (!ip) throw std::runtime_error("not an IP address or subnet: " + QuoteForError(e["address"]));
             BanEntry b;
             b.created = e["created"].get<int64_t>();
             b.until = e["until"].get<int64_t>();
@@ -82,8 +141,11 @@ bool BanMan::Unban(const std::string& ip)
 bool BanMan::IsBanned(const std::string& ip, int64_t now) const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    const auto it = m_banned.find(ip);
-    return it != m_banned.end() && now < it->second.until;
+    if (const auto it = m_banned.find(ip); it != m_banned.end() && now < it->second.until) return true;
+    for (const auto& [key, e] : m_banned) {
+        if (now < e.until && Covers(key, ip)) return true;
+    }
+    return false;
 }
 
 void BanMan::Clear()

@@ -31,11 +31,19 @@ public:
     // The canonical text of an IP address ("1.2.3.4", "2001:db8::1"; an
     // IPv4-mapped IPv6 address is shown as IPv4), nullopt if `text` is not one.
     static std::optional<std::string> NormalizeIP(const std::string& text);
+    // An IP address, or a subnet "ip/bits" (bits up to 32 for IPv4, 128 for
+    // IPv6), as a ban key: a subnet as its network address ("10.1.0.0/16"),
+    // a full-length one as the plain address; nullopt for anything else.
+    static std::optional<std::string> NormalizeSubnet(const std::string& text);
+    // Whether the ban key `subnet` covers the canonical address `ip`.
+    static bool Covers(const std::string& subnet, const std::string& ip);
 
-    // Bans `ip` (canonical) until `until`; a longer existing ban is kept.
+    // Bans `ip` (a canonical address or subnet) until `until`; a longer
+    // existing ban is kept.
     void Ban(const std::string& ip, int64_t now, int64_t until, const std::string& reason);
     // False if `ip` was not banned.
     bool Unban(const std::string& ip);
+    // Whether a ban in force covers the canonical address `ip`.
     bool IsBanned(const std::string& ip, int64_t now) const;
     void Clear();
     // The bans still in force (expired ones are dropped).

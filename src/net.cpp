@@ -1451,7 +1451,7 @@ void CConnman::Ban(const std::string& ip, int64_t until, const std::string& reas
     m_banman.Ban(ip, Now(), until, reason);
     LogPrint("P2P: banned " + ip + " until " + std::to_string(until) + ": " + reason);
     for (const auto& node : Snapshot()) {
-        if (node->ip == ip) Disconnect(*node, "banned");
+        if (BanMan::Covers(ip, node->ip)) Disconnect(*node, "banned");
     }
 }
 

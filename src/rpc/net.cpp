@@ -196,49 +196,51 @@ void RegisterNetRPCCommands(RPCTable& t)
                     if (!found) throw RPCError(RPC_CLIENT_NODE_NOT_CONNECTED, "Node not found in connected nodes");
                     return nullptr;
                 }});
-    t.Register(
-        {"Network",
-         "setban",
-         "Bans an IP address (refusing its connections and disconnecting its peers) or lifts a ban.",
-         {{"subnet", RPCArgType::Str, true, "The IP address (IPv4 or IPv6)", 0, 0, 64},
-          {"command", RPCArgType::Str, true, "add or remove", 0, 0, 16},
-          {"bantime", RPCArgType::Int, false,
-           "Seconds the ban lasts (0 or absent: -bantime), or with absolute the Unix time it ends", 0,
-           int64_t{1} << 40},
-          {"absolute", RPCArgType::Bool, false, "bantime is a Unix time (default false)"}},
-         "null",
-         [](NodeContext& node, const std::vector<json>& a) -> json {
-             CConnman& c = Connman(node);
-             const auto ip = BanMan::NormalizeIP(a[0].get<std::string>());
-             if (!ip) {
-                 throw RPCError(RPC_CLIENT_INVALID_IP_OR_SUBNET,
-                                "Error: Invalid IP/Subnet: subnet " + QuoteForError(a[0]) + " is not an IP address");
-             }
-             const std::string command = a[1].get<std::string>();
-             if (command == "add") {
-                 if (c.IsBanned(*ip)) throw RPCError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned");
-                 const int64_t now = UnixNow();
-                 const int64_t bantime = a[2].is_null() ? 0 : a[2].get<int64_t>();
-                 const bool absolute = !a[3].is_null() && a[3].get<bool>();
-                 int64_t until = now + (bantime > 0 ? bantime : c.BanTime());
-                 if (absolute) {
-                     if (bantime <= now)
-                         throw RPCError(RPC_INVALID_PARAMETER,
-                                        "bantime " + std::to_string(bantime) + " with absolute is not in the future");
-                     until = bantime;
-                 }
-                 c.Ban(*ip, until, "manually added");
-             } else if (command == "remove") {
-                 if (!c.Unban(*ip)) {
-                     throw RPCError(RPC_CLIENT_INVALID_IP_OR_SUBNET,
-                                    "Error: Unban failed. Requested address/subnet was not previously "
-                                    "manually banned.");
-                 }
-             } else {
-                 throw RPCError(RPC_INVALID_PARAMETER, "command must be add or remove: " + QuoteForError(a[1]));
-             }
-             return nullptr;
-         }});
+    t.Register({"Network",
+                "setban",
+                "Bans an IP address or subnet (refusing its connections and disconnecting its peers) or lifts a ban.",
+                {{"subnet", RPCArgType::Str, true, "An IP address (IPv4 or IPv6), or a subnet as ip/bits (10.1.0.0/16)",
+                  0, 0, 64},
+                 {"command", RPCArgType::Str, true, "add or remove", 0, 0, 16},
+                 {"bantime", RPCArgType::Int, false,
+                  "Seconds the ban lasts (0 or absent: -bantime), or with absolute the Unix time it ends", 0,
+                  int64_t{1} << 40},
+                 {"absolute", RPCArgType::Bool, false, "bantime is a Unix time (default false)"}},
+                "null",
+                [](NodeContext& node, const std::vector<json>& a) -> json {
+                    CConnman& c = Connman(node);
+                    const auto ip = BanMan::NormalizeSubnet(a[0].get<std::string>());
+                    if (!ip) {
+                        throw RPCError(RPC_CLIENT_INVALID_IP_OR_SUBNET, "Error: Invalid IP/Subnet: subnet " +
+                                                                            QuoteForError(a[0]) +
+                                                                            " is not an IP address or ip/bits");
+                    }
+                    const std::string command = a[1].get<std::string>();
+                    if (command == "add") {
+                        if (c.IsBanned(*ip))
+                            throw RPCError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned");
+                        const int64_t now = UnixNow();
+                        const int64_t bantime = a[2].is_null() ? 0 : a[2].get<int64_t>();
+                        const bool absolute = !a[3].is_null() && a[3].get<bool>();
+                        int64_t until = now + (bantime > 0 ? bantime : c.BanTime());
+                        if (absolute) {
+                            if (bantime <= now)
+                                throw RPCError(RPC_INVALID_PARAMETER, "bantime " + std::to_string(bantime) +
+                                                                          " with absolute is not in the future");
+                            until = bantime;
+                        }
+                        c.Ban(*ip, until, "manually added");
+                    } else if (command == "remove") {
+                        if (!c.Unban(*ip)) {
+                            throw RPCError(RPC_CLIENT_INVALID_IP_OR_SUBNET,
+                                           "Error: Unban failed. Requested address/subnet was not previously "
+                                           "manually banned.");
+                        }
+                    } else {
+                        throw RPCError(RPC_INVALID_PARAMETER, "command must be add or remove: " + QuoteForError(a[1]));
+                    }
+                    return nullptr;
+                }});
     t.Register({"Network",
                 "listbanned",
                 "Lists the banned IP addresses.",

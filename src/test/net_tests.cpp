@@ -530,3 +530,36 @@ TEST(CConnman, BadBindAndBusyPortAreErrors)
 }
 
 } // namespace
+
+TEST(BanMan, SubnetsBanEveryAddressInThem)
+{
+    EXPECT_EQ(BanMan::NormalizeSubnet("10.1.2.3/16"), "10.1.0.0/16");
+    EXPECT_EQ(BanMan::NormalizeSubnet("10.1.2.3/32"), "10.1.2.3");
+    EXPECT_EQ(BanMan::NormalizeSubnet("10.1.2.3"), "10.1.2.3");
+    EXPECT_EQ(BanMan::NormalizeSubnet("2001:db8::1/32"), "2001:db8::/32");
+    EXPECT_EQ(BanMan::NormalizeSubnet("0.0.0.0/0"), "0.0.0.0/0");
+    for (const char* bad :
+         {"10.1.2.3/33", "10.1.2.3/", "10.1.2.3/-1", "10.1.2.3/1x", "2001:db8::/129", "/8", "x/8", "10.1.2.3/0008"})
+        EXPECT_FALSE(BanMan::NormalizeSubnet(bad)) << bad;
+    EXPECT_TRUE(BanMan::Covers("10.1.0.0/16", "10.1.255.7"));
+    EXPECT_FALSE(BanMan::Covers("10.1.0.0/16", "10.2.0.1"));
+    EXPECT_TRUE(BanMan::Covers("127.0.0.6/31", "127.0.0.7"));
+    EXPECT_FALSE(BanMan::Covers("127.0.0.6/31", "127.0.0.5"));
+    EXPECT_TRUE(BanMan::Covers("2001:db8::/32", "2001:db8:1::5"));
+    EXPECT_FALSE(BanMan::Covers("10.0.0.0/8", "2001:db8::1"));
+
+    test::TempDir dir;
+    const auto file = dir.path() / "banlist.json";
+    {
+        BanMan bans(file);
+        bans.Ban("10.1.0.0/16", 100, 200, "test");
+        EXPECT_TRUE(bans.IsBanned("10.1.9.9", 150));
+        EXPECT_FALSE(bans.IsBanned("10.1.9.9", 200)); // expired
+        EXPECT_FALSE(bans.IsBanned("10.2.0.1", 150));
+    }
+    BanMan reloaded(file);
+    std::string error;
+    ASSERT_TRUE(reloaded.Load(150, error)) << error;
+    EXPECT_TRUE(reloaded.IsBanned("10.1.0.1", 150));
+    EXPECT_EQ(reloaded.List(150).count("10.1.0.0/16"), 1u);
+}

@@ -266,3 +266,22 @@ def test_addresses_travel_so_nodes_find_each_other(net):
     # And a new block still reaches everyone.
     a.generatetoaddress(1, a.getnewaddress())
     sync_blocks([a, b, c])
+
+
+def test_setban_takes_subnets(net):
+    a = net.add("none")
+    a.setban("127.0.0.7/31", "add", 600)
+    assert [e["address"] for e in a.listbanned()] == ["127.0.0.6/31"]
+    with pytest.raises(Exception):
+        P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.7").connect(timeout=5)
+    with pytest.raises(Exception):
+        P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.6").connect(timeout=5)
+    P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.5").connect().sync_with_ping()
+    for bad in ("127.0.0.6/33", "127.0.0.6/", "127.0.0.6/x"):
+        with pytest.raises(Exception) as e:
+            a.setban(bad, "add")
+        assert "-30" in str(e.value)
+    assert [e["address"] for e in a.listbanned()] == ["127.0.0.6/31"]
+    a.setban("127.0.0.6/31", "remove")
+    assert a.listbanned() == []
+    P2PConnection("127.0.0.1", a.p2p_port, source="127.0.0.7").connect().sync_with_ping()
