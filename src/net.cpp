@@ -2,6 +2,7 @@
 
 #include <chainparams.h>
 #include <util/logging.h>
+#include <util/time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -43,12 +44,6 @@ constexpr int64_t MAX_PROTECTED_BY_PING = 4;
 int64_t SteadyMicros()
 {
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
-int64_t UnixSeconds()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -161,7 +156,7 @@ struct CNode {
     const std::string name; // shown in getpeerinfo and logs
     const std::string ip;   // the ban key
     const std::string dest; // manual: the text it was opened from
-    const int64_t conntime{UnixSeconds()};
+    const int64_t conntime{GetTime()};
     const int64_t connected_us{SteadyMicros()};
     const uint64_t local_nonce;
 
@@ -238,7 +233,7 @@ struct ConnmanCallbacks {
         if (info->n_deleted > 0) {
             node->bytes_sent += info->n_deleted;
             node->connman->m_total_sent += info->n_deleted;
-            node->last_send = UnixSeconds();
+            node->last_send = GetTime();
         }
         node->out_buffered = info->orig_size + info->n_added - info->n_deleted;
     }
@@ -250,7 +245,7 @@ struct ConnmanCallbacks {
     {
         static std::atomic<int64_t> last_logged{0};
         const int err = EVUTIL_SOCKET_ERROR();
-        const int64_t now = UnixSeconds();
+        const int64_t now = GetTime();
         if (now - last_logged.exchange(now) >= 60) LogPrint("P2P: accept failed: " + ErrnoText(err));
     }
     static void Wake(evutil_socket_t, short, void* ctx) { static_cast<CConnman*>(ctx)->OnWake(); }
@@ -275,7 +270,7 @@ void CConnman::SetEvents(NetEventsInterface* events) { m_events = events; }
 
 void CConnman::SetBestHeight(std::function<uint32_t()> best_height) { m_best_height = std::move(best_height); }
 
-int64_t CConnman::Now() const { return UnixSeconds(); }
+int64_t CConnman::Now() const { return GetTime(); }
 
 uint64_t CConnman::RandomNonce()
 {
@@ -561,7 +556,7 @@ void CConnman::OnRead(CNode& node)
     while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
         node.bytes_recv += n;
         m_total_recv += n;
-        node.last_recv = UnixSeconds();
+        node.last_recv = GetTime();
         node.last_recv_us = SteadyMicros();
         try {
             node.stream.Feed(buf, static_cast<size_t>(n));

@@ -3,6 +3,7 @@
 #include <chainparams.h>
 #include <txmempool.h>
 #include <util/logging.h>
+#include <util/time.h>
 #include <validation.h>
 
 #include <algorithm>
@@ -18,11 +19,6 @@ bool Remember(std::set<uint256>& known, const uint256& txid)
     return known.insert(txid).second;
 }
 
-int64_t NowSeconds()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 } // namespace
 
 PeerManager::PeerManager(ChainState& chain, Mempool& mempool, CConnman& connman, std::chrono::seconds stall_timeout)
@@ -336,7 +332,7 @@ void PeerManager::UpdatedBlockTip(const CBlockIndex* new_tip, const CBlockIndex*
 {
     // Called with the chain lock held. While catching up, peers hear of
     // nothing: they have these blocks already.
-    if (m_chain.IsInitialBlockDownload(NowSeconds())) return;
+    if (m_chain.IsInitialBlockDownload(GetTime())) return;
     p2p::MsgHeaders announce;
     for (const CBlockIndex* i = new_tip; i && i != fork && announce.headers.size() < p2p::MAX_HEADERS; i = i->prev)
         announce.headers.push_back(i->header);

@@ -3,6 +3,7 @@
 #include <rpc/util.h>
 #include <serialize.h>
 #include <txmempool.h>
+#include <util/time.h>
 #include <validation.h>
 
 #include <chrono>
@@ -184,33 +185,31 @@ void RegisterBlockchainRPCCommands(RPCTable& t)
              if (verbosity == 0) return HexStr(block->Serialize());
              return BlockToJSON(*block, *idx, *node.chain, verbosity);
          }});
-    t.Register(
-        {"Blockchain",
-         "getblockchaininfo",
-         "Returns the state of the chain.",
-         {},
-         "{chain, blocks, headers, bestblockhash, difficulty, time, initialblockdownload, "
-         "verificationprogress, chainwork, lockaddress, lockbalance}",
-         [](NodeContext& node, const std::vector<json>&) -> json {
-             std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
-             const CBlockIndex* tip = node.chain->Tip();
-             const CBlockIndex* best = node.chain->BestHeader();
-             const int64_t now =
-                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-             return {{"chain", node.params->network},
-                     {"blocks", tip->height()},
-                     {"headers", best->height()},
-                     {"bestblockhash", HexStr(tip->hash)},
-                     {"difficulty", Difficulty(tip->header.bits)},
-                     {"time", tip->header.time},
-                     {"initialblockdownload", node.chain->IsInitialBlockDownload(now)},
-                     {"verificationprogress",
-                      best->height() == 0 ? 1.0 : static_cast<double>(tip->height()) / best->height()},
-                     {"chainwork", tip->chainwork},
-                     {"lockaddress", node.params->LockAddress()},
-                     {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
-         }});
+    t.Register({"Blockchain",
+                "getblockchaininfo",
+                "Returns the state of the chain.",
+                {},
+                "{chain, blocks, headers, bestblockhash, difficulty, time, initialblockdownload, "
+                "verificationprogress, chainwork, lockaddress, lockbalance}",
+                [](NodeContext& node, const std::vector<json>&) -> json {
+                    std::lock_guard<std::recursive_mutex> lock(node.chain->cs);
+                    const CBlockIndex* tip = node.chain->Tip();
+                    const CBlockIndex* best = node.chain->BestHeader();
+                    const int64_t now = GetTime();
+                    return {
+                        {"chain", node.params->network},
+                        {"blocks", tip->height()},
+                        {"headers", best->height()},
+                        {"bestblockhash", HexStr(tip->hash)},
+                        {"difficulty", Difficulty(tip->header.bits)},
+                        {"time", tip->header.time},
+                        {"initialblockdownload", node.chain->IsInitialBlockDownload(now)},
+                        {"verificationprogress",
+                         best->height() == 0 ? 1.0 : static_cast<double>(tip->height()) / best->height()},
+                        {"chainwork", tip->chainwork},
+                        {"lockaddress", node.params->LockAddress()},
+                        {"lockbalance", ValueFromAmount(node.chain->GetAccount(node.params->lock_address).balance)}};
+                }});
     t.Register({"Blockchain",
                 "getaddressbalance",
                 "Returns the confirmed balance and nonce of any native address.",

@@ -7,6 +7,7 @@
 #include <node/context.h>
 #include <rpc/util.h>
 #include <txmempool.h>
+#include <util/time.h>
 #include <validation.h>
 #include <wallet/wallet.h>
 
@@ -115,8 +116,7 @@ void RefuseWhatTheMetachainWould(NodeContext& node, const CTransaction& tx)
     std::vector<CTransaction> draft = node.mempool->Ordered();
     draft.push_back(tx);
     const CBlockIndex* tip = node.chain->Tip();
-    const auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const int64_t now = GetTime();
     const auto minted = CallMeta([&] {
         return Meta(node).MintBlock(metachain::MintInput(metachain::MetachainTxs(draft, *node.params),
                                                          tip->height() + 1, std::max<int64_t>(now, tip->header.time)));

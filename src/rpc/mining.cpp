@@ -3,16 +3,11 @@
 #include <rpc/util.h>
 #include <txmempool.h>
 #include <util/logging.h>
+#include <util/time.h>
 #include <validation.h>
 
 #include <algorithm>
 #include <chrono>
-
-static int64_t Now()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 void RegisterMiningRPCCommands(RPCTable& t)
 {
@@ -27,7 +22,8 @@ void RegisterMiningRPCCommands(RPCTable& t)
                     RefuseLockAddress(a[1], *node.params);
                     json hashes = json::array();
                     for (int64_t i = 0; i < n; ++i) {
-                        const CBlock block = CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), Now());
+                        const CBlock block =
+                            CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), GetTime());
                         BlockValidationState state;
                         if (!node.chain->ProcessNewBlock(block, state)) {
                             throw RPCError(RPC_INTERNAL_ERROR, "mined block rejected: " + state.ToString());

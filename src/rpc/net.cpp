@@ -5,6 +5,7 @@
 #include <net.h>
 #include <node/context.h>
 #include <rpc/server.h>
+#include <util/time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,12 +16,6 @@ CConnman& Connman(const NodeContext& node)
 {
     if (!node.connman) throw RPCError(RPC_CLIENT_P2P_DISABLED, "Error: Peer-to-peer functionality missing or disabled");
     return *node.connman;
-}
-
-int64_t UnixNow()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 int64_t UnixMillis()
@@ -219,7 +214,7 @@ void RegisterNetRPCCommands(RPCTable& t)
                     if (command == "add") {
                         if (c.IsBanned(*ip))
                             throw RPCError(RPC_CLIENT_NODE_ALREADY_ADDED, "Error: IP/Subnet already banned");
-                        const int64_t now = UnixNow();
+                        const int64_t now = GetTime();
                         const int64_t bantime = a[2].is_null() ? 0 : a[2].get<int64_t>();
                         const bool absolute = !a[3].is_null() && a[3].get<bool>();
                         int64_t until = now + (bantime > 0 ? bantime : c.BanTime());
@@ -247,7 +242,7 @@ void RegisterNetRPCCommands(RPCTable& t)
                 {},
                 "[{address, ban_created, banned_until, ban_duration, time_remaining, reason}]",
                 [](NodeContext& node, const std::vector<json>&) -> json {
-                    const int64_t now = UnixNow();
+                    const int64_t now = GetTime();
                     json out = json::array();
                     for (const auto& [ip, e] : Connman(node).ListBanned()) {
                         out.push_back({{"address", ip},
