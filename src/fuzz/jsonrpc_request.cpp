@@ -40,7 +40,7 @@ constexpr int TEMPLATE_BLOCKS = 5;
 
 std::atomic<bool> g_shutdown{false};
 RPCTable g_table;
-fs::path g_base, g_template, g_datadir;
+FuzzDirs g_dirs;
 
 struct Node {
     std::unique_ptr<Mempool> mempool;
@@ -118,10 +118,10 @@ void MineTo(const std::string& address, int64_t time)
 
 void BuildTemplate()
 {
-    fs::create_directories(g_template);
-    std::ofstream(g_template / "wallet.json")
+    fs::create_directories(g_dirs.templ);
+    std::ofstream(g_dirs.templ / "wallet.json")
         << json{{"keys", {{{"secret", WalletKey(0)}}, {{"secret", WalletKey(1)}}}}}.dump(1);
-    g_node.Open(g_template);
+    g_node.Open(g_dirs.templ);
     const ChainParams& params = RegtestParams();
     std::vector<std::string> addresses;
     for (const KeyHash& h : g_node.wallet->KeyHashes())
@@ -149,17 +149,14 @@ void BuildTemplate()
 void Reset()
 {
     g_node.Close();
-    std::error_code ec;
-    fs::remove_all(g_datadir, ec);
-    fs::copy(g_template, g_datadir, fs::copy_options::recursive);
-    g_node.Open(g_datadir);
+    g_dirs.CopyTemplateToNode();
+    g_node.Open(g_dirs.node);
 }
 
 void Cleanup()
 {
     g_node.Close();
-    std::error_code ec;
-    fs::remove_all(g_base, ec);
+    g_dirs.Remove();
 }
 
 } // namespace
@@ -167,13 +164,7 @@ void Cleanup()
 extern "C" int LLVMFuzzerInitialize(int*, char***)
 {
     LogOpen("/dev/null", false);
-    // A tmpfs makes the node's synced writes cheap.
-    const fs::path tmp = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-    std::string dir = (tmp / "defi-fuzz-XXXXXX").string();
-    if (!mkdtemp(dir.data())) Die("mkdtemp failed in " + tmp.string());
-    g_base = dir;
-    g_template = g_base / "template";
-    g_datadir = g_base / "node";
+    g_dirs.Create("defi-fuzz-");
     std::atexit(Cleanup);
 
     RegisterBlockchainRPCCommands(g_table);

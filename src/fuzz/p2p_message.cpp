@@ -49,7 +49,7 @@ namespace {
 constexpr int TEMPLATE_BLOCKS = 2;
 constexpr NodeId PEER = 7;
 
-fs::path g_base, g_template, g_datadir;
+FuzzDirs g_dirs;
 
 struct Node {
     std::unique_ptr<ValidationSignals> signals;
@@ -124,8 +124,8 @@ void SendFrom(const CKey& key, const std::string& to, CAmount amount)
 
 void BuildTemplate()
 {
-    fs::create_directories(g_template);
-    g_node.Open(g_template);
+    fs::create_directories(g_dirs.templ);
+    g_node.Open(g_dirs.templ);
     const ChainParams& params = RegtestParams();
     const CKey key = FixedKey();
     const std::string mine = EncodeAddress(params.address_hrp, HashPubKey(key.GetPubKey()));
@@ -152,17 +152,14 @@ void BuildTemplate()
 void Reset()
 {
     g_node.Close();
-    std::error_code ec;
-    fs::remove_all(g_datadir, ec);
-    fs::copy(g_template, g_datadir, fs::copy_options::recursive);
-    g_node.Open(g_datadir);
+    g_dirs.CopyTemplateToNode();
+    g_node.Open(g_dirs.node);
 }
 
 void Cleanup()
 {
     g_node.Close();
-    std::error_code ec;
-    fs::remove_all(g_base, ec);
+    g_dirs.Remove();
 }
 
 // What a header or block message could change about one block.
@@ -247,13 +244,7 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max
 extern "C" int LLVMFuzzerInitialize(int*, char***)
 {
     LogOpen("/dev/null", false);
-    // A tmpfs makes the node's synced writes cheap.
-    const fs::path tmp = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-    std::string dir = (tmp / "defi-fuzz-p2p-XXXXXX").string();
-    if (!mkdtemp(dir.data())) Die("mkdtemp failed in " + tmp.string());
-    g_base = dir;
-    g_template = g_base / "template";
-    g_datadir = g_base / "node";
+    g_dirs.Create("defi-fuzz-p2p-");
     std::atexit(Cleanup);
     try {
         BuildTemplate();
