@@ -10,7 +10,7 @@ APT_PACKAGES=(build-essential cmake ninja-build pkg-config libgtest-dev python3 
     libssl-dev nlohmann-json3-dev libevent-dev clang-format clang libclang-rt-14-dev)
 # Python modules the functional tests import, as module:pip-package.
 PY_MODULES=(pytest:pytest requests:requests grpc:grpcio grpc_tools:grpcio-tools grpc_reflection:grpcio-reflection websockets:websockets
-    ecdsa:ecdsa)
+    ecdsa:ecdsa eth_account:eth-account web3:web3)
 MIN_RUST="1.88"
 
 log() { printf '==> %s\n' "$*"; }
@@ -41,6 +41,7 @@ cmd_deps() {
         log "installing Python packages: ${pymissing[*]}"
         python3 -m pip install -q "${pymissing[@]}"
     fi
+    cmd_deps_contracts
     command -v cargo >/dev/null || die "cargo not found: install Rust >= $MIN_RUST with rustup (https://rustup.rs)"
     local have
     have="$(rustc --version | awk '{print $2}')"
@@ -48,6 +49,27 @@ cmd_deps() {
         die "rustc $have is older than the required $MIN_RUST; run: rustup update"
     fi
     log "Rust toolchain $have ok"
+}
+
+# The tests' Solidity compiler: solc-js pinned in test/contracts/package-lock.json,
+# installed with `npm ci` when node_modules is missing or the lock changed (its sha256
+# is kept in node_modules/.lock.sha256).
+cmd_deps_contracts() {
+    local dir="$ROOT/test/contracts" stamp="$ROOT/test/contracts/node_modules/.lock.sha256" want
+    if ! command -v npm >/dev/null; then
+        log "installing Debian packages: nodejs npm"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm
+    fi
+    want="$(sha256sum "$dir/package-lock.json" | awk '{print $1}')"
+    if [ ! -d "$dir/node_modules/solc" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "installing the Solidity compiler: npm ci in test/contracts"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+        echo "$want" >"$stamp"
+    fi
+    log "solc-js $(node -p "require('$dir/node_modules/solc/package.json').version") in test/contracts"
 }
 
 # Installs a file only when its content changed, so unchanged inputs never
@@ -116,7 +138,9 @@ cmd_bench() {
     cmd_build
     log "transports: FFI vs gRPC vs JSON-RPC"
     "$BUILD_DIR/bench_transports"
-    log "metachain engine (criterion)"
+    log "metachain engine: ConnectBlock of 10,000 ERC-20 transfers (Token.sol) vs bare revm"
+    cmd_deps_contracts
+    node "$ROOT/test/contracts/compile.js" >/dev/null
     cargo bench --locked -p metachain --bench engine
     log "P2P: initial sync and propagation"
     python3 "$ROOT/test/bench/p2p_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"

@@ -46,23 +46,22 @@ const CBlock& ChainParams::Genesis() const
 
 const ChainParams& RegtestParams()
 {
-    static const ChainParams p{
-        "regtest", "dfrt", "dmc",      LockHash("regtest"),      0x207fffff, false, 30, 50 * COIN,
-        1000,      19554,  1700000000, {0xfa, 0xbf, 0xb5, 0xda}, 19555};
+    static const ChainParams p{"regtest", "dfrt",     LockHash("regtest"),      0x207fffff, false, 30, 50 * COIN, 1000,
+                               19554,     1700000000, {0xfa, 0xbf, 0xb5, 0xda}, 19555};
     return p;
 }
 
 const ChainParams& TestnetParams()
 {
-    static const ChainParams p{"testnet", "tf",  "dmc",      LockHash("testnet"),      0x1f00ffff, true, 30, 50 * COIN,
-                               10000,     18554, 1700000000, {0x0b, 0x11, 0x09, 0x07}, 18555};
+    static const ChainParams p{"testnet", "tf",       LockHash("testnet"),      0x1f00ffff, true, 30, 50 * COIN, 10000,
+                               18554,     1700000000, {0x0b, 0x11, 0x09, 0x07}, 18555};
     return p;
 }
 
 const ChainParams& MainParams()
 {
-    static const ChainParams p{"main", "df", "dmc",      LockHash("main"),         0x1f00ffff, true, 30, 50 * COIN,
-                               10000,  8554, 1700000000, {0xd1, 0xef, 0x4d, 0x43}, 8555};
+    static const ChainParams p{"main", "df",       LockHash("main"),         0x1f00ffff, true, 30, 50 * COIN, 10000,
+                               8554,   1700000000, {0xd1, 0xef, 0x4d, 0x43}, 8555};
     return p;
 }
 

@@ -1,4 +1,4 @@
-// Per-network constants: address prefixes, the metachain lock address,
+// Per-network constants: the address prefix, the metachain lock address,
 // proof of work, the block reward and the genesis block.
 #ifndef DEFI_CHAINPARAMS_H
 #define DEFI_CHAINPARAMS_H
@@ -14,7 +14,6 @@ struct CBlock;
 struct ChainParams {
     std::string network;     // "main", "testnet" or "regtest"
     std::string address_hrp; // native addresses
-    std::string meta_hrp;    // metachain addresses (as lib/metachain)
     KeyHash lock_address;    // holds deposited funds; no key can spend it
     uint32_t pow_bits;       // the easiest target (the limit); regtest's only one
     bool retarget;           // per-block LWMA retargeting (consensus/pow.h)

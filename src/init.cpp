@@ -4,6 +4,7 @@
 #include <crypto/hash.h>
 #include <httprpc.h>
 #include <metachain/backend.h>
+#include <metachain/bridge.h>
 #include <net.h>
 #include <net_processing.h>
 #include <rpc/server.h>
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <unistd.h>
 
 #ifndef DEFI_VERSION
@@ -48,7 +50,8 @@ void SetupServerArgs(ArgsManager& args)
     args.AddArg("-rpcbatchwork=<n>",
                 "Most work units one JSON-RPC request or batch may use: a call is 1, generatetoaddress 1 per block "
                 "(default: 10000)");
-    args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>)");
+    args.AddArg("-meta=<args>", "Run the metachain in-process; <args> are handed to it (e.g. --datadir=<dir>), "
+                                "with --chain=<this network> added");
     args.AddArg("-meta_rpc=<url>", "Use a metachaind at grpc://host:port or http://host:port");
     args.AddArg("-meta_rpc_secret=<file>", "Secret for the metachaind control rpcs");
     args.AddArg("-meta_rpc_timeout=<seconds>",
@@ -179,6 +182,27 @@ bool ReadRPCOptions(const ArgsManager& args, uint16_t default_port, RPCOptions& 
            args.GetInt("-rpcbatchwork", 10000, 1, 1000000000, out.work, error);
 }
 
+// The -meta args handed to the in-process metachain, with --chain=<network>
+// for this node's network; a --chain of another network is an error.
+bool MetaArgs(const ArgsManager& args, const ChainParams& params, std::string& out, std::string& error)
+{
+    std::string given = args.Get("-meta");
+    if (given == "1") given.clear();
+    const std::string chain = "--chain=" + params.network;
+    std::istringstream words(given);
+    bool named = false;
+    for (std::string word; words >> word;) {
+        if (word.rfind("--chain=", 0) != 0) continue;
+        if (word != chain) {
+            error = "-meta: " + word + " is not this node's network; defid passes " + chain;
+            return false;
+        }
+        named = true;
+    }
+    out = named ? given : (given.empty() ? chain : given + " " + chain);
+    return true;
+}
+
 } // namespace
 
 bool CheckServerArgs(const ArgsManager& args, std::string& error)
@@ -211,16 +235,24 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
     // 1. The metachain: the chain state connects every block through it.
     try {
         if (args.IsSet("-meta")) {
-            std::string meta_args = args.Get("-meta");
-            if (meta_args == "1") meta_args.clear();
+            std::string meta_args;
+            if (!MetaArgs(args, params, meta_args, error)) return fail(error);
             m_meta = metachain::MakeFfiBackend((datadir / "metachain").string(), meta_args);
         } else if (args.IsSet("-meta_rpc")) {
             m_meta = metachain::MakeRpcBackend(args.Get("-meta_rpc"), args.Get("-meta_rpc_secret"), meta_rpc_timeout);
         }
         if (m_meta) {
             const auto tip = m_meta->GetTip();
-            LogPrint("metachain (" + m_meta->Mode() + ") version " + m_meta->Version() + ", tip height " +
-                     std::to_string(tip.number) + " hash " + std::string(tip.hash));
+            LogPrint("metachain (" + m_meta->Mode() + ") version " + m_meta->Version() + ", chain id " +
+                     std::to_string(tip.chain_id) + ", tip height " + std::to_string(tip.number) + " hash " +
+                     std::string(tip.hash));
+            // A metachain of another network would take deposits this chain never made.
+            const uint64_t want = metachain::ChainId(params.network);
+            if (tip.chain_id != want) {
+                return fail("the metachain's chain id is " + std::to_string(tip.chain_id) +
+                            ", but this node's network (" + params.network + ") uses " + std::to_string(want) +
+                            ": point -meta_rpc at a metachaind started with --chain=" + params.network);
+            }
             if (const std::string urls(mc::ain_server_urls()); m_meta->Mode() == "ffi" && !urls.empty()) {
                 LogPrint("embedded metachain serving " + urls);
             }

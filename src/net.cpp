@@ -40,6 +40,7 @@ constexpr auto OPEN_ROUND = std::chrono::milliseconds(500);
 constexpr int64_t ADDR_DUMP_INTERVAL = 15 * 60;
 constexpr int64_t MAX_MANUAL_BACKOFF = 60;
 constexpr int64_t MAX_PROTECTED_BY_PING = 4;
+constexpr int64_t MAX_PROTECTED_BY_BLOCKS = 4;
 
 int64_t SteadyMicros()
 {
@@ -199,6 +200,7 @@ struct CNode {
     int64_t last_ping_us{0};
     double ping_ms{-1}, min_ping_ms{-1};
     bool ping_requested{false};
+    int64_t last_block_us{0}; // steady clock: when it last gave us a block new to us (0: never)
 
     std::atomic<int64_t> last_send{0}, last_recv{0}; // Unix seconds
     std::atomic<int64_t> last_recv_us{0};            // steady clock
@@ -758,14 +760,24 @@ bool CConnman::AttemptToEvictConnection()
     struct Candidate {
         std::shared_ptr<CNode> node;
         double min_ping;
+        int64_t last_block_us;
     };
     std::vector<Candidate> candidates;
     for (const auto& node : Snapshot()) {
         if (!node->inbound || node->disconnect) continue;
         std::lock_guard<std::mutex> lock(node->cs_stats);
-        candidates.push_back({node, node->min_ping_ms});
+        candidates.push_back({node, node->min_ping_ms, node->last_block_us});
     }
-    // Protect the fastest peers (a measured ping), then the older half of the rest.
+    // Protect the peers that most recently gave us new blocks (an attacker
+    // cannot fake being useful), then the fastest (a measured ping), then the
+    // older half of the rest.
+    std::sort(candidates.begin(), candidates.end(),
+              [](const Candidate& a, const Candidate& b) { return a.last_block_us > b.last_block_us; });
+    int64_t by_blocks = 0;
+    while (by_blocks < MAX_PROTECTED_BY_BLOCKS && by_blocks < static_cast<int64_t>(candidates.size()) &&
+           candidates[by_blocks].last_block_us > 0)
+        ++by_blocks;
+    candidates.erase(candidates.begin(), candidates.begin() + by_blocks);
     std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
         if ((a.min_ping >= 0) != (b.min_ping >= 0)) return a.min_ping >= 0;
         return a.min_ping < b.min_ping;
@@ -1330,6 +1342,14 @@ bool CConnman::DisconnectNode(const std::string& address)
         found = true;
     }
     return found;
+}
+
+void CConnman::NoteNewBlockFrom(NodeId id)
+{
+    const auto node = FindNode(id);
+    if (!node) return;
+    std::lock_guard<std::mutex> lock(node->cs_stats);
+    node->last_block_us = SteadyMicros();
 }
 
 void CConnman::SetSyncStats(NodeId id, int64_t headers, int64_t blocks, size_t inflight)

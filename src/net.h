@@ -150,6 +150,8 @@ public:
     // By "ip:port" or the text a manual connection was made with.
     bool DisconnectNode(const std::string& address);
     void SetSyncStats(NodeId id, int64_t headers, int64_t blocks, size_t inflight);
+    // The peer gave us a valid block we did not have: eviction protects it.
+    void NoteNewBlockFrom(NodeId id);
     std::vector<PeerStats> GetStats() const;
     // More than the send-buffer limit (1 MiB) is waiting to be sent to the
     // peer: stop producing for it (the message thread stops taking its

@@ -185,6 +185,8 @@ void PeerManager::OnBlock(NodeId id, const CBlock& block, Outbox& out)
         }
     }
     std::lock_guard<std::recursive_mutex> chain_lock(m_chain.cs);
+    const CBlockIndex* known = m_chain.Lookup(hash);
+    const bool had_it = known && known->HaveData();
     BlockValidationState state;
     if (!m_chain.ProcessNewBlock(block, state)) {
         LogPrint("peer " + std::to_string(id) + " sent block " + HexStr(hash) + ": " + state.ToString());
@@ -195,6 +197,7 @@ void PeerManager::OnBlock(NodeId id, const CBlock& block, Outbox& out)
         }
         return;
     }
+    if (!had_it) m_connman.NoteNewBlockFrom(id);
     std::lock_guard<std::mutex> lock(m_mutex);
     auto it = m_peers.find(id);
     if (it == m_peers.end()) return;

@@ -1,5 +1,6 @@
 #include <txmempool.h>
 
+#include <metachain/bridge.h>
 #include <primitives/block.h>
 
 #include <algorithm>
@@ -7,7 +8,8 @@
 std::pair<KeyHash, uint64_t> SenderKey(const CTransaction& tx)
 {
     if (tx.type != TxType::WithdrawFromMetachain) return {HashPubKey(tx.from), tx.nonce};
-    const std::string id = "withdraw:" + tx.meta_from;
+    // Every spelling of a 0x address (lowercase, uppercase, EIP-55) is one sender.
+    const std::string id = "withdraw:" + metachain::AddressKey(tx.meta_from);
     const uint256 h = Sha256(reinterpret_cast<const uint8_t*>(id.data()), id.size());
     KeyHash key;
     std::copy(h.begin(), h.begin() + 20, key.begin());

@@ -5,6 +5,7 @@
 #include <consensus/pow.h>
 #include <consensus/tx_verify.h>
 #include <metachain/backend.h>
+#include <metachain/bridge.h>
 #include <metachain/marshal.h>
 #include <txmempool.h>
 #include <util/logging.h>
@@ -278,10 +279,17 @@ void ChainState::DisconnectTip()
     if (!block || !undo) throw std::runtime_error("cannot disconnect block " + HexStr(idx->hash) + ": data missing");
     if (m_meta && !block->payload.empty()) {
         try {
+            // The metachain names a block by keccak256 of its payload; its tip
+            // must be this block. Its own spelling of the hash is passed back.
+            const auto tip = m_meta->GetTip();
+            const std::string hash = metachain::BlockHash(block->payload);
+            if (!metachain::SameHash(hash, std::string(tip.hash))) {
+                throw std::runtime_error("its tip is " + std::string(tip.hash) + ", not this block's " + hash);
+            }
             mc::MetaDisconnectBlockInput in{};
-            in.block_hash = HexStr(block->header.payload_hash);
+            in.block_hash = tip.hash;
             m_meta->DisconnectBlock(in);
-        } catch (const metachain::Error& e) {
+        } catch (const std::exception& e) {
             FatalError(std::string("metachain failed disconnecting block ") + HexStr(idx->hash) + ": " + e.what());
         }
     }
@@ -443,11 +451,15 @@ void ChainState::SyncMetachain()
         const CBlockIndex* idx = AtHeight(static_cast<uint32_t>(n));
         const auto block = idx ? m_db.ReadBlock(idx->hash) : std::nullopt;
         if (!block || block->payload.empty()) return std::string("(none)");
-        return HexStr(block->header.payload_hash);
+        return metachain::BlockHash(block->payload);
     };
     auto tip = m_meta->GetTip();
     size_t undone = 0;
-    while (tip.number > 0 && (tip.number > height || expected(tip.number) != std::string(tip.hash))) {
+    const auto matches = [&](const mc::MetaGetTipResult& t) {
+        const auto want = expected(t.number);
+        return !want || metachain::SameHash(*want, std::string(t.hash));
+    };
+    while (tip.number > 0 && (tip.number > height || !matches(tip))) {
         mc::MetaDisconnectBlockInput in{};
         in.block_hash = tip.hash;
         m_meta->DisconnectBlock(in);

@@ -1,7 +1,9 @@
 //! libain-rs: everything generated from `protobuf/`, plus the small runtime the
 //! generated code stands on.
 //!
-//! - [`types`]: prost messages, also serde (camelCase JSON, bytes as hex);
+//! - [`types`]: prost messages, also serde (camelCase JSON, bytes as hex),
+//!   of the package `metachain.types.v1` (also at [`metachain::types::v1`]);
+//!   [`rpc`] (`metachain.rpc.v1`) holds the tonic server and client;
 //! - [`MetachainService`]: the trait an engine implements, one method per rpc;
 //! - [`metachain_grpc_server`] and [`metachain_rpc_module`]: gRPC and
 //!   JSON-RPC servers for any implementor, with [`ServerOptions`];
@@ -12,7 +14,6 @@ pub mod client;
 pub mod commitment;
 pub mod error;
 pub mod grpc;
-pub mod heap;
 pub mod jsonrpc;
 pub mod serde_hex;
 pub mod server;

@@ -71,7 +71,7 @@ impl MetachainService for TestChain {
             number: self.height.load(Ordering::SeqCst),
             hash: "00".repeat(32),
             state_root: String::new(),
-            total_supply: 0,
+            ..Default::default()
         })
     }
     fn meta_get_balance(
@@ -97,8 +97,25 @@ impl MetachainService for TestChain {
         input: MetaSendTransactionInput,
     ) -> Result<MetaSendTransactionResult, RpcError> {
         Ok(MetaSendTransactionResult {
-            tx_hash: input.tx.map(|t| t.from).unwrap_or_default(),
+            tx_hash: hex_of(&input.raw),
         })
+    }
+    fn meta_get_receipt(
+        &self,
+        input: MetaGetReceiptInput,
+    ) -> Result<MetaGetReceiptResult, RpcError> {
+        Err(RpcError::not_found(format!("no tx {}", input.tx_hash)))
+    }
+    fn meta_get_storage_at(
+        &self,
+        _: MetaGetStorageAtInput,
+    ) -> Result<MetaGetStorageAtResult, RpcError> {
+        Ok(MetaGetStorageAtResult {
+            value: format!("0x{}", "00".repeat(32)),
+        })
+    }
+    fn meta_get_code(&self, _: MetaGetCodeInput) -> Result<MetaGetCodeResult, RpcError> {
+        Ok(MetaGetCodeResult { code: "0x".into() })
     }
     fn meta_get_status(&self, _: MetaGetStatusInput) -> Result<MetaGetStatusResult, RpcError> {
         Ok(MetaGetStatusResult {
@@ -169,14 +186,14 @@ fn mint_input() -> MetaMintBlockInput {
         txs: vec![
             NativeTx {
                 kind: TxKind::Deposit as i32,
-                to: "dmc1x".into(),
+                to: "0x00000000000000000000000000000000000000aa".into(),
                 amount: 5,
                 native_txid: "01".into(),
                 ..Default::default()
             },
             NativeTx {
                 kind: TxKind::Deposit as i32,
-                to: "dmc1y".into(),
+                to: "0x00000000000000000000000000000000000000bb".into(),
                 amount: -1,
                 native_txid: "02".into(),
                 ..Default::default()
@@ -186,6 +203,7 @@ fn mint_input() -> MetaMintBlockInput {
             height: 7,
             time: 99,
         }),
+        beneficiary: String::new(),
     }
 }
 

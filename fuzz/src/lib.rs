@@ -9,9 +9,8 @@ use ain_rs::jsonrpc::parse_params;
 use ain_rs::types::*;
 use ain_rs::MetachainService;
 use jsonrpsee::types::Params;
-use metachain::engine::native_origin_txs;
-use metachain::tx::Key;
-use metachain::{address, Engine};
+use metachain::keys::{self, MetaKey};
+use metachain::Engine;
 use prost::Message;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,6 +18,12 @@ use std::fmt::Debug;
 
 /// Height of the block a fuzzed payload tries to be.
 pub const NEXT_HEIGHT: u64 = 3;
+
+/// The regtest chain id the harness's engines run.
+pub const CHAIN_ID: u64 = 1132;
+
+/// Native recipient of the harness's withdrawals.
+pub const NATIVE_TO: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 
 /// The native context a block at `height` is minted for.
 pub fn native_context(height: u64) -> NativeContext {
@@ -28,38 +33,101 @@ pub fn native_context(height: u64) -> NativeContext {
     }
 }
 
-/// The account that signs: a fixed key, so payloads are reproducible.
-pub fn alice() -> Key {
-    Key::from_secret([7; 32]).expect("a valid fixed secret")
+/// The account that sends EVM txs: a fixed key, so payloads are reproducible.
+pub fn alice() -> MetaKey {
+    MetaKey::from_secret(&[7; 32]).expect("a valid fixed secret")
+}
+
+/// The account that withdraws.
+pub fn carol() -> MetaKey {
+    MetaKey::from_secret(&[8; 32]).expect("a valid fixed secret")
 }
 
 pub fn bob() -> String {
-    address::encode(&[9; 20])
+    format!("0x{}", "09".repeat(20))
 }
 
-fn deposit(to: &str, amount: i64, txid: &str) -> NativeTx {
+fn address(key: &MetaKey) -> String {
+    keys::checksummed(&key.address())
+}
+
+/// A 32-byte native txid named by `tag`.
+fn txid(tag: &str) -> Vec<u8> {
+    keys::tx_hash(tag.as_bytes()).to_vec()
+}
+
+fn deposit(to: &str, amount: i64, tag: &str) -> NativeTx {
     NativeTx {
         kind: TxKind::Deposit as i32,
-        from: "bcrt1native".into(),
+        from: "bcrt1qnative".into(),
         to: to.into(),
         amount,
-        native_txid: txid.into(),
+        native_txid: txid(tag),
         ..Default::default()
     }
 }
 
-fn withdrawal(key: &Key, to: &str, amount: i64, nonce: u64, txid: &str) -> NativeTx {
-    let signed = key.sign(TxKind::Withdraw, to, amount, nonce);
+fn withdrawal(key: &MetaKey, amount: i64, nonce: u64, tag: &str) -> NativeTx {
     NativeTx {
-        kind: signed.kind,
-        from: signed.from,
-        to: signed.to,
-        amount: signed.amount,
-        native_txid: txid.into(),
-        nonce: signed.nonce,
-        pubkey: signed.pubkey,
-        signature: signed.signature,
+        kind: TxKind::Withdraw as i32,
+        from: address(key),
+        to: NATIVE_TO.into(),
+        amount,
+        native_txid: txid(tag),
+        nonce,
+        signature: key
+            .sign_withdrawal(CHAIN_ID, NATIVE_TO, amount, nonce)
+            .expect("a positive amount")
+            .to_vec(),
     }
+}
+
+/// A signed EIP-1559 transfer of `wei` from `key` to `to`.
+fn transfer(key: &MetaKey, to: &str, wei: &str, nonce: u64) -> Vec<u8> {
+    keys::sign_transfer(
+        key,
+        CHAIN_ID,
+        nonce,
+        keys::parse_address(to).expect("a valid address"),
+        keys::parse_wei(wei).expect("a valid amount"),
+        3_000_000_000,
+        1_000_000_000,
+        21_000,
+    )
+}
+
+/// A signed EIP-1559 contract creation: a runtime that SSTOREs calldata word
+/// 0 into slot 0 and LOG1s it.
+fn create(key: &MetaKey, nonce: u64) -> Vec<u8> {
+    let runtime = [
+        0x60, 0x00, 0x35, 0x80, 0x60, 0x00, 0x55, 0x60, 0x00, 0x52, 0x60, 0x00, 0x35, 0x60, 0x20,
+        0x60, 0x00, 0xa1, 0x00,
+    ];
+    let mut initcode = vec![
+        0x60,
+        runtime.len() as u8,
+        0x80,
+        0x60,
+        11,
+        0x60,
+        0,
+        0x39,
+        0x60,
+        0,
+        0xf3,
+    ];
+    initcode.extend_from_slice(&runtime);
+    key.sign_tx(alloy_consensus::TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 200_000,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Create,
+        value: Default::default(),
+        access_list: Default::default(),
+        input: initcode.into(),
+    })
 }
 
 /// What a node passes to ConnectBlock for `payload`: the native context and
@@ -75,7 +143,7 @@ pub fn connect_input(payload: &[u8]) -> MetaConnectBlockInput {
                     time: h.native_time,
                 },
             );
-            (ctx, native_origin_txs(&block))
+            (ctx, block.system_txs)
         }
         Err(_) => (native_context(NEXT_HEIGHT), Vec::new()),
     };
@@ -86,9 +154,9 @@ pub fn connect_input(payload: &[u8]) -> MetaConnectBlockInput {
     }
 }
 
-/// A metachain of two blocks in a temp dir: deposits to alice and bob, then
-/// a transfer alice -> bob and a deposit to a third address. Its mempool is
-/// empty.
+/// A metachain of two blocks in a temp dir: deposits to alice, bob and
+/// carol, then a transfer alice -> bob and a deposit to a fourth address.
+/// Its mempool is empty.
 pub struct Chain {
     pub engine: Engine,
     _dir: tempfile::TempDir,
@@ -108,14 +176,15 @@ impl Chain {
         let chain = Chain { engine, _dir: dir };
         let alice = alice();
         chain.advance(vec![
-            deposit(&alice.address(), 1_000, "n1"),
+            deposit(&address(&alice), 100_000_000, "n1"),
             deposit(&bob(), 50, "n2"),
+            deposit(&address(&carol()), 1_000, "n3"),
         ]);
         chain
             .engine
-            .submit(alice.sign(TxKind::Transfer, &bob(), 10, 0))
+            .submit(&transfer(&alice, &bob(), "10", 0))
             .expect("submit a transfer");
-        chain.advance(vec![deposit(&address::encode(&[3; 20]), 5, "n3")]);
+        chain.advance(vec![deposit(&format!("0x{}", "03".repeat(20)), 5, "n4")]);
         assert_eq!(chain.engine.tip().number, NEXT_HEIGHT - 1);
         assert_eq!(chain.engine.mempool_len(), 0);
         chain
@@ -123,6 +192,7 @@ impl Chain {
 
     fn advance(&self, txs: Vec<NativeTx>) {
         let m = self.mint(txs);
+        assert!(m.refused.is_empty(), "{:?}", m.refused);
         self.engine
             .connect(connect_input(&m.payload))
             .expect("connect the harness's block");
@@ -134,6 +204,7 @@ impl Chain {
             .mint(MetaMintBlockInput {
                 txs,
                 context: Some(native_context(height)),
+                beneficiary: bob(),
             })
             .expect("mint")
     }
@@ -162,31 +233,34 @@ pub fn seed_payloads() -> Vec<(&'static str, Vec<u8>)> {
         "deposits",
         chain
             .mint(vec![
-                deposit(&alice.address(), 7, "d1"),
-                deposit(&address::encode(&[4; 20]), 1, "d2"),
+                deposit(&address(&alice), 7, "d1"),
+                deposit(&format!("0x{}", "04".repeat(20)), 1, "d2"),
             ])
             .payload,
     ));
     seeds.push((
         "withdrawal",
-        chain
-            .mint(vec![withdrawal(&alice, "bcrt1qnative", 25, 1, "w1")])
-            .payload,
+        chain.mint(vec![withdrawal(&carol(), 25, 0, "w1")]).payload,
     ));
-    // A transfer is minted from the mempool; this chain is then spent.
+    // EVM txs are minted from the mempool; this chain is then spent.
     chain
         .engine
-        .submit(alice.sign(TxKind::Transfer, &bob(), 3, 1))
+        .submit(&transfer(&alice, &bob(), "3", 1))
         .expect("submit a transfer");
     seeds.push((
         "mixed",
         chain
             .mint(vec![
                 deposit(&bob(), 2, "d3"),
-                withdrawal(&alice, "bcrt1qnative", 4, 2, "w2"),
+                withdrawal(&carol(), 4, 0, "w2"),
             ])
             .payload,
     ));
+    chain
+        .engine
+        .submit(&create(&alice, 2))
+        .expect("submit a contract creation");
+    seeds.push(("contract", chain.mint(vec![]).payload));
     seeds
 }
 
@@ -200,6 +274,10 @@ pub fn seed_params() -> Vec<(&'static str, Vec<u8>)> {
         .find(|(name, _)| *name == "mixed")
         .map(|(_, p)| p)
         .unwrap_or_default();
+    let first_tx = format!(
+        "0x{}",
+        hex_of(keys::tx_hash(&transfer(&alice, &bob(), "10", 0)).as_slice())
+    );
     let json = |v: &dyn erased::Json| format!("[{}]", v.json());
     vec![
         ("empty_array", b"[]".to_vec()),
@@ -208,10 +286,11 @@ pub fn seed_params() -> Vec<(&'static str, Vec<u8>)> {
             "mint",
             json(&MetaMintBlockInput {
                 txs: vec![
-                    deposit(&alice.address(), 7, "d1"),
-                    withdrawal(&alice, "bcrt1qnative", 25, 1, "w1"),
+                    deposit(&address(&alice), 7, "d1"),
+                    withdrawal(&carol(), 25, 0, "w1"),
                 ],
                 context: Some(native_context(NEXT_HEIGHT)),
+                beneficiary: bob(),
             })
             .into_bytes(),
         ),
@@ -240,16 +319,32 @@ pub fn seed_params() -> Vec<(&'static str, Vec<u8>)> {
         (
             "get_balance",
             json(&MetaGetBalanceInput {
-                address: alice.address(),
+                address: address(&alice),
             })
             .into_bytes(),
         ),
         (
             "send_transaction",
             json(&MetaSendTransactionInput {
-                tx: Some(alice.sign(TxKind::Transfer, &bob(), 3, 1)),
+                raw: transfer(&alice, &bob(), "3", 1),
             })
             .into_bytes(),
+        ),
+        (
+            "get_receipt",
+            json(&MetaGetReceiptInput { tx_hash: first_tx }).into_bytes(),
+        ),
+        (
+            "get_storage_at",
+            json(&MetaGetStorageAtInput {
+                address: address(&alice),
+                slot: "0x0".into(),
+            })
+            .into_bytes(),
+        ),
+        (
+            "get_code",
+            json(&MetaGetCodeInput { address: bob() }).into_bytes(),
         ),
         (
             "by_name",
@@ -391,6 +486,18 @@ pub fn jsonrpc_params(chain: &mut Chain, data: &[u8]) {
     if let Some(input) = parse_round_trip::<MetaSendTransactionInput>(text) {
         let ok = engine.meta_send_transaction(input).is_ok();
         settle("send transaction", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetReceiptInput>(text) {
+        let ok = engine.meta_get_receipt(input).is_ok();
+        settle("get receipt", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetStorageAtInput>(text) {
+        let ok = engine.meta_get_storage_at(input).is_ok();
+        settle("get storage", ok);
+    }
+    if let Some(input) = parse_round_trip::<MetaGetCodeInput>(text) {
+        let ok = engine.meta_get_code(input).is_ok();
+        settle("get code", ok);
     }
     if let Some(input) = parse_round_trip::<MetaGetTipInput>(text) {
         assert!(engine.meta_get_tip(input).is_ok());

@@ -36,8 +36,8 @@ template <typename F> double TimeUs(F&& call)
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Meta address of key hash [1;20].
-const char* const ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg";
+// The meta (0x) address of secret key 1.
+const char* const ALICE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
 // A regtest native address, the sender defid records on a deposit.
 const char* const DEPOSITOR = "dfrt19afet3nqxd0frqa3f7ux0zaayjav8xp4femlxh";
 

@@ -1,6 +1,17 @@
 #include <consensus/tx_verify.h>
 
 #include <bech32.h>
+#include <metachain/bridge.h>
+
+namespace {
+// Why `address` is not a 0x meta address, or "" if it is one.
+std::string BadMetaAddress(const std::string& address)
+{
+    std::string why;
+    if (metachain::ParseAddress(address, &why)) return "";
+    return "invalid meta address " + address + ": " + why;
+}
+} // namespace
 
 Account AccountView::Get(const KeyHash& key)
 {
@@ -32,7 +43,11 @@ bool ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& param
         // The metachain checks the meta signature; here only the native effect.
         if (!to_native) return bad("invalid native address " + tx.to);
         if (*to_native == params.lock_address) return bad(LOCK_ADDRESS_PAID);
-        if (!DecodeAddress(tx.meta_from, params.meta_hrp)) return bad("invalid meta address " + tx.meta_from);
+        if (const auto why = BadMetaAddress(tx.meta_from); !why.empty()) return bad(why);
+        if (tx.meta_signature.size() != META_SIGNATURE_SIZE) {
+            return bad("meta signature is " + std::to_string(tx.meta_signature.size()) + " bytes, not " +
+                       std::to_string(META_SIGNATURE_SIZE));
+        }
         if (tx.fee >= tx.amount) return bad("withdrawal does not cover its fee");
         Account lock = view.Get(params.lock_address);
         if (lock.balance < tx.amount) {
@@ -52,7 +67,7 @@ bool ApplyTx(AccountView& view, const CTransaction& tx, const ChainParams& param
             if (*to_native == params.lock_address) return bad(LOCK_ADDRESS_PAID);
             recipient = *to_native;
         } else if (tx.type == TxType::DepositToMetachain) {
-            if (!DecodeAddress(tx.to, params.meta_hrp)) return bad("invalid meta address " + tx.to);
+            if (const auto why = BadMetaAddress(tx.to); !why.empty()) return bad(why);
             recipient = params.lock_address;
         } else {
             return bad("unknown tx type");

@@ -30,7 +30,8 @@ private:
 };
 
 // Why a tx or coinbase that pays the lock address is invalid: only a
-// DepositToMetachain may, so its balance always equals the metachain's supply.
+// DepositToMetachain may, so its balance x 10^10 always equals the metachain's
+// supply plus the base fees it burned (in wei).
 extern const char* const LOCK_ADDRESS_PAID;
 
 // Applies one non-coinbase tx to `view`, adding its fee to `fees`. On failure

@@ -21,7 +21,7 @@ template <typename F> auto Guarded(F&& f) -> decltype(f())
         }
         const bool rejection = code == "invalid-argument" || code == "failed-precondition" || code == "not-found" ||
                                code == "already-exists" || code == "resource-exhausted";
-        throw Error(what, rejection);
+        throw Error(what, rejection, code);
     }
 }
 
@@ -65,6 +65,18 @@ public:
     mc::MetaSendTransactionResult SendTransaction(const mc::MetaSendTransactionInput& in) override
     {
         return Guarded([&] { return mc::send_transaction(in); });
+    }
+    mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) override
+    {
+        return Guarded([&] { return mc::get_receipt(in); });
+    }
+    mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
+    {
+        return Guarded([&] { return mc::get_storage_at(in); });
+    }
+    mc::MetaGetCodeResult GetCode(const mc::MetaGetCodeInput& in) override
+    {
+        return Guarded([&] { return mc::get_code(in); });
     }
 };
 
@@ -111,6 +123,18 @@ public:
     mc::MetaSendTransactionResult SendTransaction(const mc::MetaSendTransactionInput& in) override
     {
         return Guarded([&] { return ain_rpc::CallMetaSendTransaction(*m_client, in); });
+    }
+    mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) override
+    {
+        return Guarded([&] { return ain_rpc::CallMetaGetReceipt(*m_client, in); });
+    }
+    mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
+    {
+        return Guarded([&] { return ain_rpc::CallMetaGetStorageAt(*m_client, in); });
+    }
+    mc::MetaGetCodeResult GetCode(const mc::MetaGetCodeInput& in) override
+    {
+        return Guarded([&] { return ain_rpc::CallMetaGetCode(*m_client, in); });
     }
 
 private:

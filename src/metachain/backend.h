@@ -22,11 +22,18 @@ namespace metachain {
 // or tx as invalid. Anything else means the metachain failed or is gone.
 class Error : public std::runtime_error {
 public:
-    Error(const std::string& message, bool rejection) : std::runtime_error(message), m_rejection(rejection) {}
+    Error(const std::string& message, bool rejection, std::string code = "")
+        : std::runtime_error(message), m_rejection(rejection), m_code(std::move(code))
+    {
+    }
     bool IsRejection() const { return m_rejection; }
+    // The engine's error code ("invalid-argument", "already-exists",
+    // "not-found", ...), or "" when it gave none.
+    const std::string& Code() const { return m_code; }
 
 private:
     bool m_rejection;
+    std::string m_code;
 };
 
 // Every method throws metachain::Error.
@@ -43,6 +50,9 @@ public:
     virtual mc::MetaGetBalanceResult GetBalance(const mc::MetaGetBalanceInput& in) = 0;
     virtual mc::MetaGetBlockResult GetBlock(const mc::MetaGetBlockInput& in) = 0;
     virtual mc::MetaSendTransactionResult SendTransaction(const mc::MetaSendTransactionInput& in) = 0;
+    virtual mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) = 0;
+    virtual mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) = 0;
+    virtual mc::MetaGetCodeResult GetCode(const mc::MetaGetCodeInput& in) = 0;
 };
 
 // Opens the in-process metachain in `datadir`; `args` are the -meta args.

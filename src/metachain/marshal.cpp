@@ -16,11 +16,10 @@ std::vector<NativeTxView> MetachainTxs(const std::vector<CTransaction>& txs, con
                            tx.GetHash(),
                            tx.amount,
                            0,
-                           {},
                            {}});
         } else if (tx.type == TxType::WithdrawFromMetachain) {
             out.push_back({static_cast<int32_t>(mc::TxKind::Withdraw), tx.meta_from, tx.to, tx.GetHash(), tx.amount,
-                           tx.meta_nonce, tx.meta_pubkey, tx.meta_signature});
+                           tx.meta_nonce, tx.meta_signature});
         }
     }
     return out;
@@ -37,19 +36,20 @@ static rust::Vec<mc::NativeTx> ToMeta(const std::vector<NativeTxView>& txs)
         n.amount = t.amount;
         n.native_txid = ToRustBytes(t.txid);
         n.nonce = t.nonce;
-        n.pubkey = ToRustBytes(t.pubkey);
         n.signature = ToRustBytes(t.signature);
         out.push_back(std::move(n));
     }
     return out;
 }
 
-mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time)
+mc::MetaMintBlockInput MintInput(const std::vector<NativeTxView>& txs, uint32_t height, int64_t time,
+                                 const std::string& beneficiary)
 {
     mc::MetaMintBlockInput in{};
     in.txs = ToMeta(txs);
     in.context.height = height;
     in.context.time = time;
+    in.beneficiary = beneficiary;
     return in;
 }
 

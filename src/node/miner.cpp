@@ -12,7 +12,8 @@
 #include <set>
 #include <stdexcept>
 
-CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& coinbase_to, int64_t now)
+CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& coinbase_to, int64_t now,
+                      const std::string& meta_beneficiary)
 {
     std::lock_guard<std::recursive_mutex> lock(chain.cs);
     const ChainParams& params = chain.params();
@@ -48,8 +49,8 @@ CBlock CreateNewBlock(ChainState& chain, Mempool& mempool, const std::string& co
         }
         metachain::Backend* meta = chain.Metachain();
         if (!meta) break;
-        const auto minted = meta->MintBlock(
-            metachain::MintInput(metachain::MetachainTxs(txs, params), block.header.height, block.header.time));
+        const auto minted = meta->MintBlock(metachain::MintInput(
+            metachain::MetachainTxs(txs, params), block.header.height, block.header.time, meta_beneficiary));
         size_t failed = 0;
         for (const auto& r : minted.refused) {
             uint256 txid;

@@ -27,7 +27,6 @@ static void WriteBody(Writer& w, const CTransaction& tx)
     w.Int<uint64_t>(tx.nonce);
     w.Str(tx.meta_from);
     w.Int<uint64_t>(tx.meta_nonce);
-    w.Bytes(tx.meta_pubkey);
     w.Bytes(tx.meta_signature);
 }
 
@@ -50,10 +49,9 @@ CTransaction ReadTx(Reader& r)
     tx.amount = r.Int<int64_t>();
     tx.fee = r.Int<int64_t>();
     tx.nonce = r.Int<uint64_t>();
-    tx.meta_from = r.Ascii(128);
+    tx.meta_from = r.Ascii(MAX_META_ADDRESS_LENGTH);
     tx.meta_nonce = r.Int<uint64_t>();
-    tx.meta_pubkey = r.Bytes(65);
-    tx.meta_signature = r.Bytes(72);
+    tx.meta_signature = r.Bytes(META_SIGNATURE_SIZE);
     tx.signature = r.Bytes(72);
     return tx;
 }

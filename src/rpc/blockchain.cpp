@@ -1,4 +1,5 @@
 #include <bech32.h>
+#include <metachain/bridge.h>
 #include <node/context.h>
 #include <rpc/util.h>
 #include <serialize.h>
@@ -20,6 +21,7 @@ json TxToJSON(const CTransaction& tx, const ChainParams& params)
     if (tx.type == TxType::WithdrawFromMetachain) {
         j["metafrom"] = tx.meta_from;
         j["metanonce"] = tx.meta_nonce;
+        j["metasignature"] = HexStr(tx.meta_signature);
     }
     return j;
 }
@@ -67,7 +69,13 @@ json BlockToJSON(const CBlock& block, const CBlockIndex& idx, const ChainState& 
               {"chainwork", idx.chainwork},
               {"size", block.Serialize().size()},
               {"nTx", block.vtx.size()}};
-    if (!block.payload.empty()) j["metablockhash"] = HexStr(block.header.payload_hash);
+    if (!block.payload.empty()) {
+        // The metachain's name for it: keccak256 of the payload (payloadhash is sha256).
+        try {
+            j["metablockhash"] = metachain::BlockHash(block.payload);
+        } catch (const std::exception&) {
+        }
+    }
     if (idx.prev) j["previousblockhash"] = HexStr(idx.prev->hash);
     if (active) {
         if (const CBlockIndex* next = chain.AtHeight(idx.height() + 1)) j["nextblockhash"] = HexStr(next->hash);

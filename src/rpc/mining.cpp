@@ -5,6 +5,7 @@
 #include <util/logging.h>
 #include <util/time.h>
 #include <validation.h>
+#include <wallet/wallet.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,10 +21,13 @@ void RegisterMiningRPCCommands(RPCTable& t)
                 [](NodeContext& node, const std::vector<json>& a) -> json {
                     const int64_t n = a[0].get<int64_t>();
                     RefuseLockAddress(a[1], *node.params);
+                    // The metachain blocks' priority fees go to the wallet's miner meta key.
+                    const std::string beneficiary =
+                        node.meta && node.wallet ? node.wallet->MinerMetaAddress() : std::string();
                     json hashes = json::array();
                     for (int64_t i = 0; i < n; ++i) {
                         const CBlock block =
-                            CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), GetTime());
+                            CreateNewBlock(*node.chain, *node.mempool, a[1].get<std::string>(), GetTime(), beneficiary);
                         BlockValidationState state;
                         if (!node.chain->ProcessNewBlock(block, state)) {
                             throw RPCError(RPC_INTERNAL_ERROR, "mined block rejected: " + state.ToString());

@@ -3,6 +3,7 @@
 #include <bech32.h>
 #include <chainparams.h>
 #include <crypto/hash.h>
+#include <metachain/bridge.h>
 #include <node/context.h>
 
 #include <set>
@@ -27,7 +28,7 @@ const char* TypeName(RPCArgType t)
     case RPCArgType::Address:
         return "string, native address";
     case RPCArgType::MetaAddress:
-        return "string, meta address";
+        return "string, 0x meta address";
     case RPCArgType::BlockId:
         return "string or integer, block hash or height";
     }
@@ -142,9 +143,13 @@ json CheckArg(const NodeContext& node, const RPCArg& arg, const json& v)
             return std::to_string(*n);
         }
         if (!v.is_string()) WrongType(arg, v);
+        if (const std::string& text = v.get_ref<const std::string&>();
+            text.rfind("0x", 0) == 0 && ParseHash(text.substr(2))) {
+            return text.substr(2);
+        }
         if (!ParseHash(v.get<std::string>()) && !IsCanonicalHeight(v.get<std::string>())) {
-            throw RPCError(RPC_INVALID_PARAMETER,
-                           arg.name + " must be a 64-hex-digit hash or a decimal height, got " + QuoteForError(v));
+            const std::string accepted = " must be a 64-hex-digit hash (0x optional) or a decimal height, got ";
+            throw RPCError(RPC_INVALID_PARAMETER, arg.name + accepted + QuoteForError(v));
         }
         return v;
     default:
@@ -186,13 +191,15 @@ json CheckArg(const NodeContext& node, const RPCArg& arg, const json& v)
                                                            node.params->address_hrp + "1)");
         }
         break;
-    case RPCArgType::MetaAddress:
-        if (!DecodeAddress(s, node.params->meta_hrp)) {
-            throw RPCError(RPC_INVALID_ADDRESS_OR_KEY, "Invalid meta address for " + arg.name + ": " +
-                                                           QuoteForError(v) + " (a meta address starts with " +
-                                                           node.params->meta_hrp + "1)");
+    case RPCArgType::MetaAddress: {
+        std::string why;
+        const auto address = metachain::ParseAddress(s, &why);
+        if (!address) {
+            throw RPCError(RPC_INVALID_ADDRESS_OR_KEY,
+                           "Invalid meta address for " + arg.name + ": " + QuoteForError(v) + ": " + why);
         }
-        break;
+        return *address;
+    }
     default:
         break;
     }

@@ -26,9 +26,11 @@ struct NodeContext;
 //   Bool, Hash   true/false; 64 hex digits
 //   Hex          even-length hex of at most max_length bytes once decoded
 //   Address      a native address of this network
-//   MetaAddress  a metachain address of this network
-//   BlockId      a 64-hex block hash or a canonical decimal height (a JSON
-//                integer or a string); the handler gets a string
+//   MetaAddress  a 0x metachain address (lowercase, uppercase or a valid
+//                EIP-55 checksum); the handler gets its EIP-55 form
+//   BlockId      a 64-hex block hash (with or without 0x) or a canonical
+//                decimal height (a JSON integer or a string); the handler
+//                gets a string, the hash without 0x
 enum class RPCArgType { Str, Int, Amount, Bool, Hash, Hex, Address, MetaAddress, BlockId };
 
 struct RPCArg {

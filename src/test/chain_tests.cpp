@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace {
 
 const ChainParams& P() { return RegtestParams(); }
@@ -105,7 +108,7 @@ TEST(Primitives, AddressesAndAmounts)
     const CKey k = CKey::Generate();
     const std::string a = Addr(k);
     EXPECT_EQ(DecodeAddress(a, "dfrt"), HashPubKey(k.GetPubKey()));
-    EXPECT_FALSE(DecodeAddress(a, "dmc"));
+    EXPECT_FALSE(DecodeAddress(a, "df")) << "another network's prefix";
     std::string flipped = a;
     flipped.back() = flipped.back() == 'q' ? 'p' : 'q';
     EXPECT_FALSE(DecodeAddress(flipped, "dfrt"));
@@ -470,4 +473,97 @@ TEST_F(ChainTest, HeadersFirstThenBlocksInAnyOrder)
     EXPECT_LE(locator.size(), ChainState::MAX_LOCATOR_SIZE);
     EXPECT_EQ(chain.FindFork(other.GetLocator(other.AtHeight(17)))->height(), 17u);
     EXPECT_EQ(chain.FindFork({uint256{}})->height(), 0u);
+}
+
+namespace {
+const char* const META = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+
+CTransaction MetaWithdrawal(const std::string& meta_from, const std::string& to, CAmount amount, size_t sig_size)
+{
+    CTransaction tx;
+    tx.type = TxType::WithdrawFromMetachain;
+    tx.meta_from = meta_from;
+    tx.to = to;
+    tx.amount = amount;
+    tx.fee = 10000;
+    tx.meta_nonce = 7;
+    for (size_t i = 0; i < sig_size; ++i)
+        tx.meta_signature.push_back(static_cast<uint8_t>(i + 1));
+    return tx;
+}
+
+CTransaction MetaDeposit(const CKey& from, const std::string& to, CAmount amount, uint64_t nonce)
+{
+    CTransaction tx = Transfer(from, to, amount, nonce);
+    tx.type = TxType::DepositToMetachain;
+    tx.signature = from.Sign(tx.SignatureHash());
+    return tx;
+}
+} // namespace
+
+// The withdrawal's wire format: 0x meta account, account nonce and a 65-byte
+// EIP-712 signature (no meta pubkey).
+TEST(Primitives, WithdrawalsRoundTripWithA65ByteSignature)
+{
+    const CKey k = CKey::Generate();
+    const CTransaction tx = MetaWithdrawal(META, Addr(k), COIN, META_SIGNATURE_SIZE);
+    const auto bytes = tx.Serialize();
+    const CTransaction back = CTransaction::Deserialize(bytes);
+    EXPECT_EQ(back.GetHash(), tx.GetHash());
+    EXPECT_EQ(back.meta_from, META);
+    EXPECT_EQ(back.meta_nonce, 7u);
+    EXPECT_EQ(back.meta_signature, tx.meta_signature);
+    EXPECT_EQ(back.Serialize(), bytes);
+    // The layout: type, from (33), to, amount, fee, nonce, meta_from,
+    // meta_nonce, meta_signature, signature; strings and bytes u32-prefixed.
+    EXPECT_EQ(bytes.size(), 1 + 33 + (4 + tx.to.size()) + 8 + 8 + 8 + (4 + 42) + 8 + (4 + 65) + 4);
+    // A longer signature, or a longer meta address, does not decode.
+    EXPECT_THROW(CTransaction::Deserialize(MetaWithdrawal(META, Addr(k), COIN, 66).Serialize()), SerializeError);
+    EXPECT_THROW(CTransaction::Deserialize(MetaWithdrawal(std::string(META) + "0", Addr(k), COIN, 65).Serialize()),
+                 SerializeError);
+}
+
+TEST(Consensus, MetaAddressesAndSignaturesAreChecked)
+{
+    const CKey k = CKey::Generate();
+    AccountView view([&](const KeyHash& key) {
+        Account a{};
+        if (key == HashPubKey(k.GetPubKey()) || key == P().lock_address) a.balance = 100 * COIN;
+        return a;
+    });
+    const auto apply = [&](const CTransaction& tx) {
+        AccountView trial = view;
+        CAmount fees = 0;
+        TxValidationState state;
+        ApplyTx(trial, tx, P(), fees, state);
+        return state.ToString();
+    };
+    // Deposits: to a 0x address in any accepted spelling, never to anything else.
+    std::string lower = META;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) { return std::tolower(c); });
+    EXPECT_EQ(apply(MetaDeposit(k, META, COIN, 0)), "");
+    EXPECT_EQ(apply(MetaDeposit(k, lower, COIN, 0)), "");
+    std::string bad_checksum = META;
+    bad_checksum[3] = 'e';
+    for (const std::string& bad : {bad_checksum, std::string("dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"),
+                                   std::string(META).substr(0, 41), Addr(k), std::string()}) {
+        const std::string why = apply(MetaDeposit(k, bad, COIN, 0));
+        EXPECT_NE(why.find("invalid meta address"), std::string::npos) << bad << ": " << why;
+    }
+    // Withdrawals: a 0x account and exactly 65 signature bytes; the metachain
+    // checks the signature itself.
+    EXPECT_EQ(apply(MetaWithdrawal(META, Addr(k), COIN, 65)), "");
+    EXPECT_NE(apply(MetaWithdrawal(bad_checksum, Addr(k), COIN, 65)).find("invalid meta address"), std::string::npos);
+    EXPECT_NE(apply(MetaWithdrawal(META, Addr(k), COIN, 64)).find("meta signature is 64 bytes"), std::string::npos);
+    EXPECT_NE(apply(MetaWithdrawal(META, Addr(k), COIN, 0)).find("meta signature"), std::string::npos);
+    EXPECT_NE(apply(MetaWithdrawal(META, META, COIN, 65)).find("invalid native address"), std::string::npos);
+}
+
+TEST(Mempool, EverySpellingOfAMetaAccountIsOneSender)
+{
+    const CKey k = CKey::Generate();
+    std::string lower = META;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) { return std::tolower(c); });
+    EXPECT_EQ(SenderKey(MetaWithdrawal(META, Addr(k), COIN, 65)),
+              SenderKey(MetaWithdrawal(lower, Addr(k), 2 * COIN, 65)));
 }

@@ -19,7 +19,8 @@
 
 namespace {
 
-const char* const ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg";
+// The address of secret key 1.
+const char* const ALICE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
 
 std::string ErrorOf(const std::function<void()>& f)
 {
@@ -138,10 +139,10 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
     mc::MetaMintBlockInput in{};
     mc::NativeTx tx{};
     tx.kind = mc::TxKind::Deposit;
-    tx.from = "bcrt1nativefrom";
+    tx.from = "dfrt19afet3nqxd0frqa3f7ux0zaayjav8xp4femlxh";
     tx.to = ALICE;
     tx.amount = 4200;
-    tx.native_txid = metachain::ToRustBytes(std::string("dd01"));
+    tx.native_txid = metachain::ToRustBytes(std::string(32, '\xdd'));
     in.txs.push_back(tx);
     in.context.height = 1;
     in.context.time = 1700000001;
@@ -156,8 +157,26 @@ TEST_P(RpcAgainstMetachaind, MintConnectAndQueryThroughTheBackend)
 
     mc::MetaGetBalanceInput bal{};
     bal.address = ALICE;
-    EXPECT_EQ(meta->GetBalance(bal).balance, 4200);
-    EXPECT_EQ(meta->GetTip().total_supply, 4200);
+    EXPECT_EQ(std::string(meta->GetBalance(bal).balance_wei), "42000000000000");
+    EXPECT_EQ(std::string(meta->GetTip().supply_wei), "42000000000000");
+    EXPECT_EQ(meta->GetTip().chain_id, 1132u) << "metachaind is regtest unless --chain says otherwise";
+
+    // The queries defid's RPCs make: a system tx's receipt, storage and code.
+    mc::MetaGetBlockInput bin{};
+    bin.block_id = "1";
+    const auto block = meta->GetBlock(bin);
+    ASSERT_EQ(block.block.system_txs.size(), 1u);
+    mc::MetaGetCodeInput code{};
+    code.address = ALICE;
+    EXPECT_EQ(std::string(meta->GetCode(code).code), "0x");
+    mc::MetaGetStorageAtInput slot{};
+    slot.address = ALICE;
+    slot.slot = "0x0";
+    EXPECT_EQ(std::string(meta->GetStorageAt(slot).value), "0x" + std::string(64, '0'));
+    mc::MetaGetReceiptInput rin{};
+    rin.tx_hash = "0x" + std::string(64, '1');
+    const auto missing = ErrorOf([&] { meta->GetReceipt(rin); });
+    EXPECT_FALSE(missing.empty());
 }
 
 // Between calls the client's idle thread still answers the server, so a

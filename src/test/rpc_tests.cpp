@@ -144,7 +144,10 @@ TEST_F(RPCTest, StringsAddressesAndBlockIds)
     EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,"a\u0000b"])"); }), RPC_INVALID_ADDRESS_OR_KEY);
     // The whole value is in the message, NUL and all, escaped.
     EXPECT_NE(ErrorMessage([&] { Call(R"([null,null,"a\u0000b"])"); }).find(R"("a\u0000b")"), std::string::npos);
-    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,")" + EncodeAddress("dmc", KeyHash{}) + "\"]"); }),
+    // A meta (0x) address or another network's address is not a native address.
+    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"])"); }),
+              RPC_INVALID_ADDRESS_OR_KEY);
+    EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,")" + EncodeAddress("df", KeyHash{}) + "\"]"); }),
               RPC_INVALID_ADDRESS_OR_KEY);
     EXPECT_EQ(Call("[null,null,null,7]")[3], "7");
     EXPECT_EQ(Call(R"([null,null,null,"0"])")[3], "0");
@@ -158,6 +161,40 @@ TEST_F(RPCTest, StringsAddressesAndBlockIds)
     EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0"])"); }), RPC_DESERIALIZATION_ERROR);
     EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,"0011223344"])"); }), RPC_DESERIALIZATION_ERROR);
     EXPECT_EQ(ErrorCode([&] { Call(R"([null,null,null,null,null,1])"); }), RPC_TYPE_ERROR);
+}
+
+TEST_F(RPCTest, MetaAddressesAreCheckedByTheMetachainsRules)
+{
+    table.Register({"Test",
+                    "meta",
+                    "Echoes a meta address.",
+                    {{"metaaddress", RPCArgType::MetaAddress, true, ""}},
+                    "[...]",
+                    [](NodeContext&, const std::vector<json>& a) -> json { return a; }});
+    const auto call = [&](const std::string& params) {
+        uint64_t budget = 1000;
+        return table.Execute(node, "meta", ParseJSON(params), budget);
+    };
+    const std::string eip55 = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf";
+    // Every accepted spelling reaches the handler in its EIP-55 form.
+    EXPECT_EQ(call(R"(["0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"])")[0], eip55);
+    EXPECT_EQ(call(R"(["0x7E5F4552091A69125D5DFCB7B8C2659029395BDF"])")[0], eip55);
+    EXPECT_EQ(call("[\"" + eip55 + "\"]")[0], eip55);
+    // Refused with -5, the value escaped and the reason.
+    const std::string bad_checksum = R"(["0x7e5F4552091A69125d5DfCb7b8C2659029395Bdf"])";
+    EXPECT_EQ(ErrorCode([&] { call(bad_checksum); }), RPC_INVALID_ADDRESS_OR_KEY);
+    EXPECT_NE(ErrorMessage([&] { call(bad_checksum); }).find("checksum"), std::string::npos);
+    for (const std::string bad :
+         {R"(["dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"])", R"(["0x7e5f4552091a69125d5dfcb7b8c2659029395bd"])",
+          R"([""])", R"(["0x"])", R"(["7e5f4552091a69125d5dfcb7b8c2659029395bdf"])",
+          R"([" 0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"])"}) {
+        EXPECT_EQ(ErrorCode([&] { call(bad); }), RPC_INVALID_ADDRESS_OR_KEY) << bad;
+    }
+    EXPECT_NE(ErrorMessage([&] { call(R"(["0x\u0000"])"); }).find(R"("0x\u0000")"), std::string::npos);
+    EXPECT_EQ(ErrorCode([&] { call("[7]"); }), RPC_TYPE_ERROR);
+    // A block id may carry 0x; the handler gets the bare hash.
+    EXPECT_EQ(Call("[null,null,null,\"0x" + std::string(64, 'a') + "\"]")[3], std::string(64, 'a'));
+    EXPECT_EQ(ErrorCode([&] { Call("[null,null,null,\"0x" + std::string(63, 'a') + "\"]"); }), RPC_INVALID_PARAMETER);
 }
 
 TEST_F(RPCTest, ArgumentCountsAndNames)

@@ -1,5 +1,7 @@
 #include <wallet/wallet.h>
 
+#include <metachain/bridge.h>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -12,6 +14,13 @@
 
 namespace {
 std::string Line(const CKey& key) { return nlohmann::json{{"secret", HexStr(key.secret())}}.dump() + "\n"; }
+
+std::string MetaLine(const CKey& key, const std::string& address, bool miner)
+{
+    nlohmann::json record{{"secret", HexStr(key.secret())}, {"meta", address}};
+    if (miner) record["miner"] = true;
+    return record.dump() + "\n";
+}
 
 CKey KeyFromRecord(const nlohmann::json& record)
 {
@@ -51,19 +60,12 @@ CWallet::CWallet(const std::string& path) : m_path(path)
     try {
         const auto whole = nlohmann::json::parse(text, nullptr, false);
         if (whole.is_object() && whole.contains("keys")) {
-            for (const auto& k : whole.at("keys")) {
-                const CKey key = KeyFromRecord(k);
-                m_keys.emplace(HashPubKey(key.GetPubKey()), key);
-            }
+            for (const auto& k : whole.at("keys"))
+                Add(KeyFromRecord(k), std::nullopt);
             Rewrite();
             return;
         }
-        size_t pos = 0;
-        for (size_t end; (end = text.find('\n', pos)) != std::string::npos; pos = end + 1) {
-            if (end == pos) continue;
-            const CKey key = KeyFromRecord(nlohmann::json::parse(text.substr(pos, end - pos)));
-            m_keys.emplace(HashPubKey(key.GetPubKey()), key);
-        }
+        Load(text);
     } catch (const std::exception& e) {
         throw std::runtime_error("wallet file " + path + " is corrupt: " + e.what());
     }
@@ -72,11 +74,44 @@ CWallet::CWallet(const std::string& path) : m_path(path)
     if (text.size() && text.back() != '\n') Rewrite();
 }
 
+void CWallet::Load(const std::string& text)
+{
+    size_t pos = 0;
+    for (size_t end; (end = text.find('\n', pos)) != std::string::npos; pos = end + 1) {
+        if (end == pos) continue;
+        const auto record = nlohmann::json::parse(text.substr(pos, end - pos));
+        const CKey key = KeyFromRecord(record);
+        if (!record.contains("meta")) {
+            Add(key, std::nullopt);
+            continue;
+        }
+        // A meta key: its address is derived again, and must be the one written.
+        const std::string written = record.at("meta").get<std::string>();
+        MetaKey meta{key, metachain::AddressOfKey(key), false};
+        if (metachain::AddressKey(written) != metachain::AddressKey(meta.address)) {
+            throw std::runtime_error("meta address " + written + " is not its key's (" + meta.address + ")");
+        }
+        if (record.contains("miner")) meta.miner = record.at("miner").get<bool>();
+        Add(key, meta);
+    }
+}
+
+void CWallet::Add(const CKey& key, const std::optional<MetaKey>& meta)
+{
+    if (!meta) {
+        m_keys.emplace(HashPubKey(key.GetPubKey()), key);
+        return;
+    }
+    if (m_meta_by_key.emplace(metachain::AddressKey(meta->address), m_meta.size()).second) m_meta.push_back(*meta);
+}
+
 void CWallet::Rewrite() const
 {
     std::string text;
     for (const auto& [hash, key] : m_keys)
         text += Line(key);
+    for (const auto& meta : m_meta)
+        text += MetaLine(meta.key, meta.address, meta.miner);
     const std::string tmp = m_path + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) throw std::runtime_error("cannot write wallet " + tmp);
@@ -87,12 +122,12 @@ void CWallet::Rewrite() const
     SyncDir(m_path);
 }
 
-void CWallet::Append(const CKey& key) const
+void CWallet::Append(const std::string& line) const
 {
     const bool existed = std::filesystem::exists(m_path);
     const int fd = ::open(m_path.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
     if (fd < 0) throw std::runtime_error("cannot write wallet " + m_path);
-    const bool ok = WriteSynced(fd, Line(key));
+    const bool ok = WriteSynced(fd, line);
     ::close(fd);
     if (!ok) throw std::runtime_error("cannot write wallet " + m_path);
     if (!existed) SyncDir(m_path);
@@ -102,9 +137,50 @@ CKey CWallet::NewKey()
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     const CKey key = CKey::Generate();
-    Append(key);
-    m_keys.emplace(HashPubKey(key.GetPubKey()), key);
+    Append(Line(key));
+    Add(key, std::nullopt);
     return key;
+}
+
+std::string CWallet::MakeMetaKey(bool miner)
+{
+    const CKey key = CKey::Generate();
+    const MetaKey meta{key, metachain::AddressOfKey(key), miner};
+    Append(MetaLine(key, meta.address, miner));
+    Add(key, meta);
+    return meta.address;
+}
+
+std::string CWallet::NewMetaKey()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return MakeMetaKey(false);
+}
+
+std::string CWallet::MinerMetaAddress()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    for (const auto& meta : m_meta) {
+        if (meta.miner) return meta.address;
+    }
+    return MakeMetaKey(true);
+}
+
+std::optional<CKey> CWallet::MetaKeyFor(const std::string& address) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_meta_by_key.find(metachain::AddressKey(address));
+    if (it == m_meta_by_key.end()) return std::nullopt;
+    return m_meta[it->second].key;
+}
+
+std::vector<std::string> CWallet::MetaAddresses() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    std::vector<std::string> out;
+    for (const auto& meta : m_meta)
+        out.push_back(meta.address);
+    return out;
 }
 
 std::optional<CKey> CWallet::KeyFor(const KeyHash& hash) const

@@ -282,11 +282,30 @@ def bad_values(arg, ctx):
                 ("padded", jstr(" " + ctx.addr), True), ("truncated", jstr(ctx.addr[:-1]), True),
                 ("other network", jstr("df1" + ctx.addr[5:]), True)]
     if t == "metaaddress":
-        out += [("native address", jstr(ctx.addr), True), ("bad checksum", jstr(flip_last(ctx.meta)), True),
-                ("padded", jstr(ctx.meta + " "), True), ("0x address", jstr("0x" + "11" * 20), True)]
+        # ctx.meta is EIP-55: with every letter's case swapped its checksum is wrong.
+        out += [("native address", jstr(ctx.addr), True), ("bad checksum", jstr(bad_checksum(ctx.meta)), True),
+                ("padded", jstr(ctx.meta + " "), True), ("no 0x and padded", jstr(" " + ctx.meta[2:]), True),
+                ("too short", jstr(ctx.meta[:-1]), True), ("too long", jstr(ctx.meta + "0"), True),
+                ("not hex", jstr("0x" + "g" * 40), True), ("0X prefix, bad checksum", jstr("0X" + bad_checksum(ctx.meta)[2:]), True),
+                ("bech32 meta address", jstr("dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"), True)]
     if t == "hex" and maxlen is not None and maxlen * 2 + 2 < 3_000_000:
         out.append((f"hex over {maxlen} bytes", jstr("00" * (maxlen + 1)), True))
     return out
+
+
+def bad_checksum(meta):
+    """A mixed-case spelling of the 0x address `meta` whose EIP-55 checksum is wrong."""
+    from eth_utils import is_checksum_address
+    low = meta.lower()
+    letters = [i for i, c in enumerate(low) if i >= 2 and c in "abcdef"]
+    for i in letters:
+        for j in letters:
+            if i != j:
+                s = low[:i] + low[i].upper() + low[i + 1:]
+                s = s[:j] + s[j].upper() + s[j + 1:]
+                if not is_checksum_address(s):
+                    return s
+    return "0x" + "aB" * 20  # an address without letters has no wrong case: any bad mixed one
 
 
 def flip_last(addr):

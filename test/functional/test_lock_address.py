@@ -10,23 +10,16 @@ metachain disconnects it), and build their own blocks on the same parent with
 that block's time and payload. The payload commits only to the block's
 Deposit/Withdraw txs, so a different coinbase or an extra Transfer leaves it
 valid; a positive control with a normal address is accepted."""
-from decimal import Decimal
-
 import pytest
 
 from conftest import MODES
 from framework.messages import (COIN, REGTEST_REWARD, CBlock, CBlockHeader, NativeKey, TX_DEPOSIT, coinbase,
                                 check_proof_of_work, compact_target, merkle_root, payload_hash, sha256d, transfer)
-from framework.meta_key import KIND_WITHDRAW, MetaKey, txid as raw_txid, withdrawal
+from framework.meta_key import WEI_PER_COIN, MetaKey, txid as raw_txid, withdrawal
+from framework.metachain import FEE, FEE_SAT, D, assert_invariant as invariant, mine
 from framework.test_node import RPCError, TestNode
 
-FEE = Decimal("0.0001")
-FEE_SAT = 10_000
 ALL_MODES = ["native", *MODES]
-
-
-def D(x):
-    return Decimal(str(x))
 
 
 def start(mode, node_in_mode, defid_bin, tmp_path, index=0):
@@ -47,32 +40,17 @@ def funded(node_in_mode, defid_bin, tmp_path):
         started.append(node)
         node.wait_for_rpc()
         addr = node.getnewaddress()
-        node.generatetoaddress(2, addr)
+        mine(node, 2, addr)
         meta = None
         if mode != "native":
             meta = node.getnewmetaaddress()
             node.deposittometachain(addr, meta, 10)
-            node.generatetoaddress(1, node.getnewaddress())
-            invariant(node)
+            mine(node)
         lock = node.getblockchaininfo()["lockaddress"]
         return node, server, addr, meta, lock
     yield make
     for n in started:
         n.kill()
-
-
-def invariant(node):
-    """The lock address holds exactly the metachain's supply (0 without one)."""
-    chain = node.getblockchaininfo()
-    try:
-        info = node.getmetachaininfo()
-    except RPCError:
-        assert D(chain["lockbalance"]) == 0, chain
-        return chain
-    assert D(info["lockbalance"]) == D(info["supply"]) == D(chain["lockbalance"]), info
-    assert info["lockaddress"] == chain["lockaddress"]
-    assert info["height"] == node.getblockcount(), info
-    return info
 
 
 def snapshot(node, addr, meta, lock):
@@ -99,7 +77,7 @@ def funded_key(node, addr, coins=5, secret=0x51DE):
     """A native key held by the test, with `coins` on its address."""
     key = NativeKey(secret)
     node.sendtoaddress(key.address, coins)
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     assert D(node.getaddressbalance(key.address)["balance"]) == coins
     return key
 
@@ -119,10 +97,9 @@ def test_messages_round_trip_blocks_and_signed_txs(funded):
         ("deposittometachain", key.address, meta, 1, len(t2.serialize()))
     assert node.sendrawtransaction(t1.serialize().hex()) == t1.txid
     assert node.sendrawtransaction(t2.serialize().hex()) == t2.txid
-    tip = node.generatetoaddress(1, addr)[0]
+    tip = mine(node, 1, addr)[0]
     assert D(node.getaddressbalance(key.address)["balance"]) == 5 - 3 - 2 * FEE
-    assert D(node.getmetabalance(meta)["balance"]) == 12
-    invariant(node)
+    assert int(node.getmetabalance(meta)["wei"]) == 12 * WEI_PER_COIN
     # Every block so far, byte for byte: header, txs, merkle root, payload, PoW.
     for height in range(node.getblockcount() + 1):
         h = node.getblockhash(height)
@@ -185,7 +162,7 @@ def test_rpcs_refuse_to_pay_the_lock_address(funded, mode):
     node.sendtoaddress(out, 1)
     if meta:
         node.withdrawfrommetachain(meta, out, 2)
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     assert node.getrawmempool() == []
     assert D(node.getaddressbalance(out)["balance"]) == (1 + 2 - FEE if meta else 1)
     invariant(node)
@@ -205,10 +182,9 @@ def test_raw_txs_paying_the_lock_address_are_refused(funded, mode):
         # A withdrawal to the lock address, signed by a funded meta key.
         mkey = MetaKey(0x10C4)
         node.deposittometachain(addr, mkey.address, 3)
-        node.generatetoaddress(1, addr)
+        mine(node, 1, addr)
         before = snapshot(node, addr, meta, lock)
-        sig = mkey.sign(KIND_WITHDRAW, mkey.address, lock, COIN, 0)
-        w = withdrawal(mkey.address, lock, COIN, FEE_SAT, 0, mkey.pubkey, sig)
+        w = withdrawal(mkey.address, lock, COIN, FEE_SAT, 0, mkey.sign_withdrawal(lock, COIN, 0))
         with pytest.raises(RPCError) as e:
             node.sendrawtransaction(w.hex())
         assert e.value.code == -26 and mentions_lock(e.value.message, lock), e.value.message
@@ -217,7 +193,7 @@ def test_raw_txs_paying_the_lock_address_are_refused(funded, mode):
     # The same key and nonce paying a normal address are accepted.
     good = transfer(key, addr, COIN, FEE_SAT, 0)
     assert node.sendrawtransaction(good.serialize().hex()) == good.txid
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     assert D(node.getaddressbalance(key.address)["balance"]) == 5 - 1 - FEE
     invariant(node)
 

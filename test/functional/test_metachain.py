@@ -1,49 +1,24 @@
-"""The product end to end, in every mode (ffi, grpc, jsonrpc): deposits,
-meta transfers and withdrawals, the lock invariant after every block,
-restarts, kill -9 and recovery, reorgs, two nodes, bad input."""
+"""The product end to end, in every mode (ffi, grpc, jsonrpc): deposits to 0x
+addresses, wallet-signed meta transfers (EIP-1559 txs), withdrawals signed by
+the wallet or outside it (EIP-712), the lock invariant after every block
+(lockbalance x 10^10 == supplywei + burnedwei), restarts, kill -9 and
+recovery, reorgs, two nodes, bad input."""
 import hashlib
 import os
 import signal
-import struct
 import time
-from decimal import Decimal
 
 import pytest
+from eth_utils import is_checksum_address, keccak
 
 from conftest import MODES
-from framework.meta_key import KIND_WITHDRAW, MetaKey, txid, withdrawal
+from framework.messages import CBlock
+from framework.meta_key import WEI_PER_COIN, MetaKey, txid, withdrawal
+from framework.metachain import (EMPTY_CODE_HASH, FEE, D, assert_invariant, fee_of, h, meta_wei, mine,
+                                 native_balance, units)
 from framework.test_node import RPCError, TestNode
 
-FEE = Decimal("0.0001")
-
-
-def D(x):
-    return Decimal(str(x))
-
-
-def invariant(node):
-    """The lock address holds exactly the metachain's supply."""
-    info = node.getmetachaininfo()
-    assert D(info["lockbalance"]) == D(info["supply"]), info
-    assert info["height"] == node.getblockcount(), info
-    return info
-
-
-def mine(node, n=1, to=None):
-    to = to or node.getnewaddress()
-    hashes = []
-    for _ in range(n):
-        hashes += node.generatetoaddress(1, to)
-        invariant(node)
-    return hashes
-
-
-def meta_balance(node, addr):
-    return D(node.getmetabalance(addr)["balance"])
-
-
-def native_balance(node, addr):
-    return D(node.getaddressbalance(addr)["balance"])
+COIN_WEI = WEI_PER_COIN
 
 
 @pytest.fixture
@@ -58,24 +33,46 @@ def funded(node_in_mode):
     return make
 
 
+def transfer_fee(node, txhash):
+    """The gas a mined metatransfer paid, in wei (21000 x its effective gas price)."""
+    r = node.getmetareceipt(txhash)
+    assert r["status"] and r["gasused"] == 21_000 and r["txtype"] == 2, r
+    return fee_of(r)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_deposit_then_mine(funded, mode):
     node, _, addr = funded(mode)
-    assert node.getmetachaininfo()["mode"] == mode
+    info = node.getmetachaininfo()
+    assert info["mode"] == mode and info["chainid"] == 1132
+    assert (info["supplywei"], info["burnedwei"]) == ("0", "0")
     meta = node.getnewmetaaddress()
-    assert meta.startswith("dmc1")
-    node.deposittometachain(addr, meta, 10)
-    assert meta_balance(node, meta) == 0, "nothing moves before a block"
+    assert meta.startswith("0x") and len(meta) == 42 and is_checksum_address(meta), meta
+    native_txid = node.deposittometachain(addr, meta, 10)
+    assert meta_wei(node, meta) == 0, "nothing moves before a block"
     block_hash = mine(node)[0]
-    assert meta_balance(node, meta) == 10
-    assert D(node.getmetachaininfo()["lockbalance"]) == 10
+    bal = node.getmetabalance(meta)
+    assert (bal["address"], D(bal["balance"]), bal["wei"], bal["nonce"], bal["pendingnonce"], bal["codehash"]) == \
+        (meta, 10, str(10 * COIN_WEI), 0, 0, EMPTY_CODE_HASH), bal
+    info = node.getmetachaininfo()
+    assert D(info["lockbalance"]) == 10 and info["supplywei"] == str(10 * COIN_WEI)
     assert native_balance(node, addr) == 100 - 10 - FEE
     block = node.getblock(block_hash, 2)
-    assert block["metablockhash"] == block["payloadhash"] == node.getmetachaininfo()["hash"]
     assert [t["type"] for t in block["tx"]] == ["coinbase", "deposittometachain"]
+    # The native block carries the metachain block: payloadhash is sha256 of the
+    # payload, metablockhash (the metachain's name for it) keccak256.
+    payload = CBlock.deserialize(bytes.fromhex(node.getblock(block_hash, 0))).payload
+    assert block["payloadhash"] == hashlib.sha256(payload).hexdigest()
+    assert h(block["metablockhash"]) == keccak(payload).hex() == h(info["hash"])
     mb = node.getmetablock(str(block["height"]))
-    assert mb["hash"] == block["metablockhash"] and mb["nativeheight"] == block["height"]
-    assert mb["tx"][0]["to"] == meta
+    assert h(mb["hash"]) == h(block["metablockhash"])
+    assert mb["number"] == mb["nativeheight"] == block["height"] and mb["nativetime"] == block["time"]
+    assert mb["transactions"] == []
+    [sys_tx] = mb["systemtxs"]
+    assert (sys_tx["kind"], sys_tx["to"], D(sys_tx["amount"]), sys_tx["nativetxid"]) == \
+        ("deposit", meta, 10, native_txid), sys_tx
+    # The same block by hash, with or without 0x.
+    assert node.getmetablock(h(mb["hash"])) == mb == node.getmetablock("0x" + h(mb["hash"]))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -84,15 +81,21 @@ def test_meta_transfer_then_withdraw(funded, mode):
     m1, m2, out = node.getnewmetaaddress(), node.getnewmetaaddress(), node.getnewaddress()
     node.deposittometachain(addr, m1, 10)
     mine(node)
-    node.metatransfer(m1, m2, 3)
+    t = node.metatransfer(m1, m2, 3)
+    assert t.startswith("0x") and len(t) == 66
+    assert node.getmetabalance(m1)["pendingnonce"] == 1
     mine(node)
-    assert (meta_balance(node, m1), meta_balance(node, m2)) == (7, 3)
+    fee = transfer_fee(node, t)
+    assert (meta_wei(node, m1), meta_wei(node, m2)) == (7 * COIN_WEI - fee, 3 * COIN_WEI)
+    assert node.getmetabalance(m1)["nonce"] == 1
     node.withdrawfrommetachain(m2, out, 2)
     mine(node)
-    assert meta_balance(node, m2) == 1
+    assert meta_wei(node, m2) == 1 * COIN_WEI and node.getmetabalance(m2)["nonce"] == 1
     assert native_balance(node, out) == 2 - FEE
-    info = invariant(node)
+    info = assert_invariant(node)
     assert D(info["lockbalance"]) == 8
+    # The base fee of the transfer was burned, the tip paid to the miner's meta address.
+    assert int(info["burnedwei"]) > 0 and int(info["supplywei"]) == 8 * COIN_WEI - int(info["burnedwei"])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -104,15 +107,16 @@ def test_withdrawal_above_meta_balance_is_refused(funded, mode):
     m2 = node.getnewmetaaddress()
     node.metatransfer(m1, m2, 1)
     mine(node)
-    before = (node.getmetachaininfo(), native_balance(node, out))
+    before = (node.getmetachaininfo(), native_balance(node, out), node.getmetabalance(m2))
     with pytest.raises(RPCError) as e:
         node.withdrawfrommetachain(m2, out, 5)  # m2 holds 1; the lock holds 10
-    assert e.value.code == -26 and "insufficient meta balance" in e.value.message
+    assert e.value.code == -26 and "insufficient meta balance" in e.value.message, e.value.message
     assert node.getrawmempool() == []
+    assert (node.getmetachaininfo(), native_balance(node, out), node.getmetabalance(m2)) == before
     mine(node)
     after = node.getmetachaininfo()
-    assert (after["supply"], after["lockbalance"]) == (before[0]["supply"], before[0]["lockbalance"])
-    assert native_balance(node, out) == before[1] and meta_balance(node, m2) == 1
+    assert (after["supplywei"], after["lockbalance"]) == (before[0]["supplywei"], before[0]["lockbalance"])
+    assert native_balance(node, out) == before[1] and meta_wei(node, m2) == COIN_WEI
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -121,7 +125,7 @@ def test_restarts_persist_everything(funded, mode):
     meta, other = node.getnewmetaaddress(), node.getnewmetaaddress()
     node.deposittometachain(addr, meta, 4)
     mine(node, 2)
-    node.metatransfer(meta, other, 1)  # still pending at the restart
+    first = node.metatransfer(meta, other, 1)  # still pending at the restart
     tip, info = node.getbestblockhash(), node.getmetachaininfo()
     assert node.stop_process() == 0
     if server:
@@ -131,11 +135,14 @@ def test_restarts_persist_everything(funded, mode):
     node.start().wait_for_rpc()
     assert node.getbestblockhash() == tip
     assert node.getmetachaininfo() == info
-    assert meta_balance(node, meta) == 4
+    assert meta_wei(node, meta) == 4 * COIN_WEI
     # The pending transfer survived, and the wallet signs the next one past it.
-    node.metatransfer(meta, other, 1)
+    assert node.getmetabalance(meta)["pendingnonce"] == 1
+    second = node.metatransfer(meta, other, 1)
     mine(node)
-    assert (meta_balance(node, meta), meta_balance(node, other)) == (2, 2)
+    fees = transfer_fee(node, first) + transfer_fee(node, second)
+    assert (meta_wei(node, meta), meta_wei(node, other)) == (2 * COIN_WEI - fees, 2 * COIN_WEI)
+    assert node.getmetabalance(meta)["nonce"] == 2
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -154,9 +161,9 @@ def test_kill_9_during_mining_then_recovery(funded, mode):
         server.start()
         node.extra_args = server.defid_args(mode)
     node.start().wait_for_rpc()
-    info = invariant(node)
-    assert info["hash"] == node.getblock(node.getbestblockhash())["metablockhash"]
-    assert meta_balance(node, meta) == 3
+    info = assert_invariant(node)
+    assert h(info["hash"]) == h(node.getblock(node.getbestblockhash())["metablockhash"])
+    assert meta_wei(node, meta) == 3 * COIN_WEI
     mine(node)
 
 
@@ -173,44 +180,48 @@ def test_pending_deposit_and_withdrawal_survive_kill_9(funded, mode):
     assert set(node.getrawmempool()) == pending
     mine(node)
     assert node.getrawmempool() == []
-    assert meta_balance(node, meta) == 6
+    assert meta_wei(node, meta) == 6 * COIN_WEI
     assert native_balance(node, out) == 1 - FEE
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_raw_withdrawals_signed_outside_the_wallet(funded, mode):
-    """Withdrawals built and signed by the test (framework/meta_key.py): one
-    signed by another key and one with a broken signature are refused, with
-    the metachain's reason, and change nothing; the right key's is paid out."""
+    """Withdrawals built here (framework/meta_key.py) and signed by eth-account
+    (EIP-712): one signed by another key and one with a broken signature are
+    refused, with the metachain's reason, and change nothing; the right key's
+    is paid out."""
     node, server, addr = funded(mode)
     key, stranger = MetaKey(0x1234), MetaKey(0x5678)
     node.deposittometachain(addr, key.address, 5)
     mine(node)
-    assert meta_balance(node, key.address) == 5
+    assert meta_wei(node, key.address) == 5 * COIN_WEI
     out = node.getnewaddress()
 
     def raw(signer, coins, broken=False):
-        sat, fee = int(coins * 10**8), int(FEE * 10**8)
-        sig = signer.sign(KIND_WITHDRAW, key.address, out, sat, 0)
+        sat, fee = units(coins), units(FEE)
+        sig = signer.sign_withdrawal(out, sat, 0)
         if broken:
             sig = sig[:10] + bytes([sig[10] ^ 1]) + sig[11:]
-        return withdrawal(key.address, out, sat, fee, 0, signer.pubkey, sig)
+        return withdrawal(key.address, out, sat, fee, 0, sig)
 
-    for bad, why in ((raw(stranger, 1), "key"), (raw(key, 1, broken=True), "signature")):
-        before = node.getmetachaininfo()
+    for bad in (raw(stranger, 1), raw(key, 1, broken=True)):
+        before = (node.getmetachaininfo(), node.getmetabalance(key.address))
         with pytest.raises(RPCError) as e:
             node.sendrawtransaction(bad.hex())
-        assert e.value.code == -26 and "the metachain refuses" in e.value.message and why in e.value.message
+        assert e.value.code == -26 and "the metachain refuses" in e.value.message \
+            and "signature" in e.value.message, e.value.message
         assert node.getrawmempool() == []
+        assert (node.getmetachaininfo(), node.getmetabalance(key.address)) == before
         mine(node)
         after = node.getmetachaininfo()
-        assert (after["supply"], after["lockbalance"]) == (before["supply"], before["lockbalance"])
-        assert meta_balance(node, key.address) == 5 and native_balance(node, out) == 0
+        assert (after["supplywei"], after["lockbalance"]) == (before[0]["supplywei"], before[0]["lockbalance"])
+        assert meta_wei(node, key.address) == 5 * COIN_WEI and native_balance(node, out) == 0
 
     good = raw(key, D(2))
     decoded = node.decoderawtransaction(good.hex())
-    assert (decoded["txid"], decoded["type"], decoded["metafrom"], decoded["to"]) == \
-        (txid(good), "withdrawfrommetachain", key.address, out)
+    assert (decoded["txid"], decoded["type"], decoded["metafrom"], decoded["to"], decoded["metanonce"]) == \
+        (txid(good), "withdrawfrommetachain", key.address, out, 0)
+    assert decoded["metasignature"] == key.sign_withdrawal(out, units(2), 0).hex()
     assert (D(decoded["amount"]), D(decoded["fee"]), decoded["size"]) == (2, FEE, len(good))
     assert node.sendrawtransaction(good.hex()) == txid(good)
     assert node.getrawtransaction(txid(good)) == good.hex()
@@ -227,10 +238,15 @@ def test_raw_withdrawals_signed_outside_the_wallet(funded, mode):
     assert e.value.code == -5 and "No such mempool or blockchain transaction" in e.value.message
     assert node.getrawmempool() == [txid(good)]
     block = mine(node)[0]
-    assert meta_balance(node, key.address) == 3
+    assert meta_wei(node, key.address) == 3 * COIN_WEI
+    assert node.getmetabalance(key.address)["nonce"] == 1
     assert native_balance(node, out) == 2 - FEE
     mined = node.getrawtransaction(txid(good), True)
     assert (mined["hex"], mined["blockhash"], mined["confirmations"]) == (good.hex(), block, 1)
+    # The withdrawal's system tx is in the metachain block, with the native txid.
+    [sys_tx] = node.getmetablock(str(node.getblockcount()))["systemtxs"]
+    assert (sys_tx["kind"], sys_tx["from"], sys_tx["to"], D(sys_tx["amount"]), sys_tx["nonce"],
+            sys_tx["nativetxid"]) == ("withdraw", key.address, out, 2, 0, txid(good)), sys_tx
 
 
 @pytest.mark.parametrize("mode", ["grpc", "jsonrpc"])
@@ -245,55 +261,54 @@ def test_metachaind_killed_then_both_restart_and_agree(funded, mode):
     server.start()
     node.extra_args = server.defid_args(mode)
     node.start().wait_for_rpc()
-    invariant(node)
-    assert meta_balance(node, meta) == 2
+    assert_invariant(node)
+    assert meta_wei(node, meta) == 2 * COIN_WEI
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_reorg_follows_the_native_chain(funded, mode):
     node, _, addr = funded(mode)
-    meta = node.getnewmetaaddress()
+    meta, other = node.getnewmetaaddress(), node.getnewmetaaddress()
     node.deposittometachain(addr, meta, 6)
     fork_block = mine(node)[0]
+    t = node.metatransfer(meta, other, 1)
     mine(node, 3)
-    tip = node.getbestblockhash()
-    # Depth 4: back to before the deposit.
+    fee = transfer_fee(node, t)
+    tip, info = node.getbestblockhash(), node.getmetachaininfo()
+    # Depth 4: back to before the deposit. The transfer returns to the
+    # metachain's pool, but its sender has nothing now.
     node.invalidateblock(fork_block)
-    invariant(node)
-    assert meta_balance(node, meta) == 0
+    assert_invariant(node)
+    assert meta_wei(node, meta) == 0 and meta_wei(node, other) == 0
+    assert node.getmetachaininfo()["burnedwei"] == "0"
     node.reconsiderblock(fork_block)
     assert node.getbestblockhash() == tip
-    assert meta_balance(node, meta) == 6
-    invariant(node)
-    # A heavier branch without the old blocks wins; the deposit rides again.
+    assert node.getmetachaininfo() == info
+    assert (meta_wei(node, meta), meta_wei(node, other)) == (5 * COIN_WEI - fee, COIN_WEI)
+    assert_invariant(node)
+    # A heavier branch without the old blocks wins; the deposit rides again
+    # (back in the native mempool). The transfer went back to the metachain's
+    # pool at the fork point, where its sender had nothing: it was dropped
+    # there (as a txpool re-checks reorged-out txs against the new state), so
+    # the wallet sends it again.
     node.invalidateblock(fork_block)
-    branch = mine(node, 6)
+    assert meta_wei(node, meta) == 0 and node.getmetabalance(meta)["pendingnonce"] == 0
+    branch = mine(node, 6, node.getnewaddress())  # another coinbase: not the invalidated block again
     node.reconsiderblock(fork_block)
     assert node.getbestblockhash() == branch[-1]
-    assert meta_balance(node, meta) == 6
-    invariant(node)
+    assert (meta_wei(node, meta), meta_wei(node, other)) == (6 * COIN_WEI, 0)
+    with pytest.raises(RPCError):
+        node.getmetareceipt(t)
+    again = node.metatransfer(meta, other, 1)
+    mine(node)
+    assert (meta_wei(node, meta), meta_wei(node, other)) == (5 * COIN_WEI - transfer_fee(node, again), COIN_WEI)
+    assert_invariant(node)
 
 
 def _remine_with_payload_byte_flipped(block_hex):
-    raw = bytearray.fromhex(block_hex)
-    (hlen,) = struct.unpack_from("<I", raw, 0)
-    header = raw[4:4 + hlen]
-    # The payload is the block's last field: u32 length, then the bytes.
-    # Walk back from the end by trying the trailing length prefix.
-    for start in range(len(raw) - 4, 4 + hlen, -1):
-        (plen,) = struct.unpack_from("<I", raw, start)
-        if start + 4 + plen == len(raw) and plen > 0:
-            break
-    raw[-1] ^= 1
-    payload = bytes(raw[start + 4:])
-    header[4 + 32 + 4 + 8 + 32:4 + 32 + 4 + 8 + 64] = hashlib.sha256(payload).digest()
-    nonce_at = hlen - 8
-    for nonce in range(1_000_000):
-        struct.pack_into("<Q", header, nonce_at, nonce)
-        if hashlib.sha256(hashlib.sha256(header).digest()).digest()[0] < 0x7f:
-            break
-    raw[4:4 + hlen] = header
-    return raw.hex()
+    block = CBlock.deserialize(bytes.fromhex(block_hex))
+    block.payload = block.payload[:-1] + bytes([block.payload[-1] ^ 1])
+    return block.rehash_and_solve().serialize().hex()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -301,14 +316,19 @@ def test_two_nodes_validate_each_others_blocks(funded, node_in_mode, mode):
     node, _, addr = funded(mode)
     other, _ = node_in_mode(mode, 1)
     other.wait_for_rpc()
-    meta = node.getnewmetaaddress()
+    meta, meta2 = node.getnewmetaaddress(), node.getnewmetaaddress()
     node.deposittometachain(addr, meta, 5)
     mine(node, 2)
-    for h in range(1, node.getblockcount() + 1):
-        assert other.submitblock(node.getblock(node.getblockhash(h), 0)) is None
+    node.metatransfer(meta, meta2, 1)  # an EVM tx the other node re-executes
+    mine(node)
+    for height in range(1, node.getblockcount() + 1):
+        assert other.submitblock(node.getblock(node.getblockhash(height), 0)) is None
     assert other.getbestblockhash() == node.getbestblockhash()
-    assert meta_balance(other, meta) == 5
+    assert node.getmetabalance(meta) == other.getmetabalance(meta)
+    assert meta_wei(other, meta2) == COIN_WEI
     assert other.getmetachaininfo()["hash"] == node.getmetachaininfo()["hash"]
+    assert other.getmetachaininfo()["stateroot"] == node.getmetachaininfo()["stateroot"]
+    assert_invariant(other)
     # A tampered payload is refused and changes nothing.
     node.deposittometachain(addr, meta, 1)
     new_tip = mine(node)[0]
@@ -327,18 +347,28 @@ def test_bad_input_is_refused_and_changes_nothing(funded, mode):
     def err(code, method, *params):
         with pytest.raises(RPCError) as e:
             node.rpc(method, *params)
-        assert e.value.code == code, e.value.message
+        assert e.value.code == code, (method, params, e.value.code, e.value.message)
         return e.value.message
     assert "Invalid meta address" in err(-5, "deposittometachain", addr, addr, 1)
     assert "Invalid address" in err(-5, "deposittometachain", meta, meta, 1)
     assert "out of range" in err(-3, "deposittometachain", addr, meta, -1)
     err(-3, "deposittometachain", addr, meta, 1e12)
     err(-6, "deposittometachain", addr, meta, 1000)
-    foreign = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"
+    foreign = MetaKey(0xF0F0).address
     assert "no key" in err(-5, "withdrawfrommetachain", foreign, addr, 1)
     assert "no key" in err(-5, "metatransfer", foreign, meta, 1)
     assert "Invalid meta address" in err(-5, "getmetabalance", "bogus")
-    assert "insufficient" in err(-8, "metatransfer", meta, foreign, 1)
+    # 0x addresses: all-lowercase and all-uppercase are taken, mixed case only
+    # with a valid EIP-55 checksum; the answer is always EIP-55.
+    assert node.getmetabalance(meta.lower())["address"] == meta
+    assert node.getmetabalance("0x" + meta[2:].upper())["address"] == meta
+    bad_case = meta[:2] + meta[2:].swapcase()
+    if bad_case not in (meta.lower(), "0x" + meta[2:].upper()):
+        assert "Invalid meta address" in err(-5, "getmetabalance", bad_case)
+    for wrong in ("0x" + "11" * 19, "0x" + "11" * 21, "11" * 20, "0x" + "g" * 40, "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"):
+        assert "Invalid meta address" in err(-5, "getmetabalance", wrong), wrong
+    assert "insufficient funds" in err(-8, "metatransfer", meta, foreign, 1)
+    assert "signature must be 65 bytes" in err(-8, "withdrawfrommetachain", foreign, addr, 1, "00" * 64)
     assert (node.getbestblockhash(), node.getmetachaininfo(), node.getrawmempool()) == before
 
 
@@ -361,9 +391,12 @@ def test_wrong_secret_refuses_mining_and_changes_nothing(defid_bin, metachaind, 
 def test_native_only_node_refuses_metachain_rpcs_and_txs(defid_bin, tmp_path):
     node = TestNode(defid_bin, str(tmp_path / "plain")).start().wait_for_rpc()
     try:
-        with pytest.raises(RPCError) as e:
-            node.getmetachaininfo()
-        assert "No metachain" in e.value.message
+        for call in (("getmetachaininfo",), ("getmetabalance", MetaKey(1).address),
+                     ("sendrawmetatransaction", "0x02")):
+            with pytest.raises(RPCError) as e:
+                node.rpc(*call)
+            assert "No metachain" in e.value.message, (call, e.value.message)
+        assert_invariant(node)  # an empty lock
     finally:
         node.kill()
 
@@ -389,8 +422,9 @@ def test_embedded_metachain_serves_meta_wallets(defid_bin, tmp_path):
             http, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
             headers={"authorization": f"Bearer {token}"} if token else {}, timeout=10).json()
         tip = call("meta_getTip", [])["result"]
-        assert tip["hash"] == node.getmetachaininfo()["hash"]
-        assert call("meta_getBalance", [{"address": meta}])["result"]["balance"] == 100_000_000
+        assert h(tip["hash"]) == h(node.getmetachaininfo()["hash"]) and str(tip["chainId"]) == "1132"
+        balance = call("meta_getBalance", [{"address": meta}])["result"]
+        assert balance["balanceWei"] == str(COIN_WEI) and balance["address"] == meta, balance
         # Control rpcs need the secret written next to the embedded metachain.
         assert call("metaConsensusRpc_mintBlock", [{}])["error"]["code"] == -32005
         secret = os.path.join(node.chaindir, "metachain", "jwt.hex")

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from framework.messages import CBlock
 from framework.p2p import (MAGIC, MAX_INV, MAX_PAYLOAD_SIZE, NODE_NETWORK, PROTOCOL_VERSION, NetAddress,
-                           P2PConnection, checksum, encode, frame, msg_addr, msg_getaddr, msg_getheaders, msg_ping,
-                           msg_version)
+                           P2PConnection, checksum, encode, frame, msg_addr, msg_block, msg_getaddr, msg_getheaders,
+                           msg_ping, msg_version)
 from framework.test_node import RPCError, TestNode, connect_nodes, free_port
 from framework.util import wait_until
 
@@ -384,6 +385,45 @@ def test_inbound_slots_are_limited(start):
     node.wait_for_log("inbound slots full (2)")
 
 
+def quiet_peers(node, sources):
+    """Peers that never answer pings, so none is protected for a fast ping;
+    connected one after another, oldest first."""
+    peers = []
+    for s in sources:
+        peers.append(peer(node, source=s, answer_pings=False))
+        wait_until(lambda: node.getconnectioncount() == len(peers), what=f"peer from {s} counted")
+    return peers
+
+
+def test_eviction_takes_the_youngest_of_the_most_connected_address(start):
+    node = start("-maxconnections=14")  # 8 automatic outbound slots, 6 inbound
+    a1, a2, b1, b2, b3, c1 = quiet_peers(node, ["127.0.0.30", "127.0.0.30", "127.0.0.31", "127.0.0.31",
+                                                "127.0.0.31", "127.0.0.32"])
+    # The older half (a1, a2, b1) is protected; of b2, b3 and c1, 127.0.0.31
+    # has the most connections and b3 is its youngest. (c1 is the youngest of all.)
+    newcomer = peer(node, source="127.0.0.33", answer_pings=False)
+    b3.wait_for_disconnect(timeout=10)
+    assert not any(p.closed for p in (a1, a2, b1, b2, c1, newcomer))
+    assert node.getconnectioncount() == 6
+    node.wait_for_log("evicted to make room for a new inbound connection")
+
+
+def test_eviction_spares_a_peer_that_gave_a_new_block(start):
+    node = start("-maxconnections=14")
+    other = start()  # not connected: mines the block a peer hands over
+    block_hash = other.generatetoaddress(1, other.getnewaddress())[0]
+    block = CBlock.deserialize(bytes.fromhex(other.getblock(block_hash, 0)))
+    peers = quiet_peers(node, [f"127.0.0.{40 + i}" for i in range(6)])
+    # The youngest would go, but it gives the node a block it did not have.
+    peers[5].send_message(msg_block(block))
+    wait_until(lambda: node.getbestblockhash() == block_hash, what="the block accepted")
+    newcomer = peer(node, source="127.0.0.46", answer_pings=False)
+    # Older half of the other five protected; of the three left (all single
+    # connections) the youngest goes.
+    peers[4].wait_for_disconnect(timeout=10)
+    assert not any(p.closed for p in peers[:4] + [peers[5], newcomer])
+
+
 def test_bad_network_options(run_defid, tmp_path, start):
     for arg, text in [("-maxconnections=abc", "-maxconnections=abc"), ("-maxconnections=-1", "-maxconnections"),
                       ("-port=0", "-port=0"), ("-port=65536", "-port=65536"), ("-peertimeout=0", "-peertimeout"),
@@ -399,3 +439,12 @@ def test_bad_network_options(run_defid, tmp_path, start):
     out = run_defid("-regtest", f"-datadir={tmp_path / 'busy'}", f"-port={node.p2pport}", "-bind=127.0.0.1",
                     f"-rpcport={free_port()}", "-noprinttoconsole")
     assert out.returncode != 0 and "Address already in use" in out.stderr, out.stderr
+
+
+def test_a_peer_the_operator_names_is_dialled_even_if_banned(start):
+    a, b = start(), start()
+    a.setban("127.0.0.1", "add")
+    assert refused(a, "127.0.0.1")
+    a.addnode(f"127.0.0.1:{b.p2pport}", "onetry")
+    wait_until(lambda: a.getconnectioncount() == 1, what="the named peer connected")
+    assert [p["inbound"] for p in a.getpeerinfo()] == [False]

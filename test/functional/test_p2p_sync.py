@@ -2,19 +2,16 @@
 reorgs across a partition, in mixed metachain modes, each node validating
 every payload through its own metachain; plus a peer that sends a block with
 a tampered payload, and a node killed mid-sync."""
-from decimal import Decimal
-
 import pytest
 
+from framework import contracts
 from framework.messages import CBlock
+from framework.meta_key import GWEI, WEI_PER_COIN, MetaKey, eip1559, tx_hash
+from framework.metachain import D, assert_invariant as invariant
 from framework.metachaind import Metachaind
 from framework.p2p import P2PConnection, msg_block, msg_headers
 from framework.test_node import TestNode, free_port
 from framework.util import wait_until
-
-
-def D(x):
-    return Decimal(str(x))
 
 
 class Net:
@@ -73,14 +70,6 @@ def sync_mempools(nodes, timeout=30):
                what="the same mempool on every node")
 
 
-def invariant(node):
-    if node.mode == "none":
-        return
-    info = node.getmetachaininfo()
-    assert D(info["lockbalance"]) == D(info["supply"]), info
-    assert info["height"] == node.getblockcount(), info
-
-
 def test_two_native_nodes_sync_and_relay(net):
     a, b = net.add("none"), net.add("none")
     addr = a.getnewaddress()
@@ -122,19 +111,27 @@ def test_mixed_modes_line_converges_and_keeps_the_invariant(net):
     sync_blocks(nodes)
     for n in nodes:
         invariant(n)
-        assert D(n.getmetabalance(meta)["balance"]) == 10
-    n0.metatransfer(meta, other, 4)  # into node 0's metachain pool; mined by node 0
+        assert int(n.getmetabalance(meta)["wei"]) == 10 * WEI_PER_COIN
+    t = n0.metatransfer(meta, other, 4)  # into node 0's metachain pool; mined by node 0
     n0.generatetoaddress(1, addr0)
     sync_blocks(nodes)
+    # Every node re-executed the EVM tx: same receipt, same state root.
+    receipt = n0.getmetareceipt(t)
+    assert receipt["status"], receipt
+    for n in nodes:
+        assert n.getmetareceipt(t) == receipt
+        assert n.getmetachaininfo()["stateroot"] == n0.getmetachaininfo()["stateroot"]
     out = n3.getnewaddress()
     n0.withdrawfrommetachain(other, out, 3)
     sync_mempools(nodes)
     n3.generatetoaddress(1, out)
     sync_blocks(nodes)
     for n in nodes:
-        invariant(n)
-        assert D(n.getmetabalance(other)["balance"]) == 1
-        assert D(n.getmetachaininfo()["supply"]) == 7
+        info = invariant(n)
+        assert int(n.getmetabalance(other)["wei"]) == 1 * WEI_PER_COIN
+        assert D(info["lockbalance"]) == 7
+        assert int(info["supplywei"]) + int(info["burnedwei"]) == 7 * WEI_PER_COIN
+        assert int(info["burnedwei"]) == receipt["gasused"] * n.getmetablock(str(receipt["blocknumber"]))["basefee"]
     assert D(nodes[1].getaddressbalance(out)["balance"]) > 3 - D("0.001")
 
 
@@ -158,17 +155,40 @@ def test_initial_sync_of_a_thousand_blocks_and_a_kill_mid_sync(net):
 
 
 def test_partition_heals_by_reorg_and_the_metachain_follows(net):
+    """Across a partition each side mines EVM txs; when it heals, the shorter
+    side reorgs (depth 3): its contract storage and balances become the
+    longer side's, and its own tx goes back to its pool and is mined later."""
     a, b = net.add("ffi"), net.add("jsonrpc")
     connect(b, a)
     addr = a.getnewaddress()
-    a.generatetoaddress(5, addr)
+    a.generatetoaddress(2, addr)
+    key = MetaKey(0x9A27)
+    a.deposittometachain(addr, key.address, 5)
+    a.generatetoaddress(1, addr)
+    token = contracts.load("Token")
+    deploy = key.sign_tx(eip1559(0, None, 0, token.deploy_data("P", "P", 1000), 2_000_000))
+    a.sendrawmetatransaction("0x" + deploy.hex())
+    a.generatetoaddress(2, addr)
     sync_blocks([a, b])
+    address = b.getmetareceipt(tx_hash(deploy))["contractaddress"]
+    x, y = MetaKey(0x9A28).address, MetaKey(0x9A29).address
+
+    def tokens(node, holder):
+        return int(node.getmetastorageat(address, "0x%064x" % contracts.erc20_balance_slot(holder)), 16)
     # The partition: a's network off (peers would otherwise reconnect from
     # their address books).
     a.setnetworkactive(False)
     wait_until(lambda: a.getconnectioncount() == 0 and b.getconnectioncount() == 0, what="the partition")
+    on_a = key.sign_tx(eip1559(1, address, 0, token.encode_call("transfer", x, 10), 100_000))
+    on_b = key.sign_tx(eip1559(1, address, 0, token.encode_call("transfer", y, 20), 100_000,
+                               max_fee=20 * GWEI, max_priority_fee=2 * GWEI))
+    a.sendrawmetatransaction("0x" + on_a.hex())
+    b.sendrawmetatransaction("0x" + on_b.hex())
+    later = key.sign_tx(eip1559(2, y, 777, b"", 21_000))
     a.generatetoaddress(3, a.getnewaddress())
+    a.sendrawmetatransaction("0x" + later.hex())  # only a has it: pooled at the heal
     b.generatetoaddress(6, b.getnewaddress())
+    assert (tokens(a, x), tokens(a, y), tokens(b, x), tokens(b, y)) == (10, 0, 0, 20)
     assert a.getbestblockhash() != b.getbestblockhash()
     a.setnetworkactive(True)
     connect(a, b)
@@ -177,8 +197,24 @@ def test_partition_heals_by_reorg_and_the_metachain_follows(net):
     for n in (a, b):
         invariant(n)
     assert a.getmetachaininfo()["hash"] == b.getmetachaininfo()["hash"]
+    assert a.getmetachaininfo()["stateroot"] == b.getmetachaininfo()["stateroot"]
     tips = {t["status"] for t in a.getchaintips()}
     assert "valid-fork" in tips
+    # a follows b: x's tokens are gone, y has b's; a's transfer (nonce 1 is
+    # used on this chain) is gone, its nonce-2 tx is still in a's pool.
+    assert (tokens(a, x), tokens(a, y)) == (0, 20)
+    mine, theirs = a.getmetabalance(key.address), b.getmetabalance(key.address)
+    assert (mine["nonce"], mine["pendingnonce"], theirs["pendingnonce"]) == (2, 3, 2), (mine, theirs)
+    assert mine["wei"] == theirs["wei"]
+    for n in (a, b):
+        with pytest.raises(Exception):
+            n.getmetareceipt(tx_hash(on_a))
+    a.generatetoaddress(1, addr)
+    sync_blocks([a, b])
+    for n in (a, b):
+        invariant(n)
+        assert n.getmetareceipt(tx_hash(later))["status"]
+        assert int(n.getmetabalance(y)["wei"]) == 777 and tokens(n, y) == 20
 
 
 def test_a_block_with_a_tampered_payload_gets_its_sender_banned(net):

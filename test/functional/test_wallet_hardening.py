@@ -5,31 +5,15 @@ come back after a restart), and thousands of new keys in one batch are quick
 and all survive kill -9."""
 import base64
 import json
-import time
-from decimal import Decimal
 
 import pytest
 import requests
 
 from conftest import MODES
 from framework.messages import NativeKey
-from framework.meta_key import MetaKey, txid as raw_txid, withdrawal, KIND_WITHDRAW
+from framework.meta_key import WEI_PER_COIN, MetaKey, txid as raw_txid, withdrawal
+from framework.metachain import COIN, FEE, FEE_SAT, D, assert_invariant, mine
 from framework.test_node import RPCError
-
-FEE = Decimal("0.0001")
-FEE_SAT = 10_000
-COIN = 100_000_000
-
-
-def D(x):
-    return Decimal(str(x))
-
-
-def invariant(node):
-    info = node.getmetachaininfo()
-    assert D(info["lockbalance"]) == D(info["supply"]), info
-    assert info["height"] == node.getblockcount(), info
-    return info
 
 
 @pytest.fixture
@@ -39,10 +23,9 @@ def funded(node_in_mode):
         node, server = node_in_mode(mode)
         node.wait_for_rpc()
         addr, meta = node.getnewaddress(), node.getnewmetaaddress()
-        node.generatetoaddress(2, addr)
+        mine(node, 2, addr)
         node.deposittometachain(addr, meta, 10)
-        node.generatetoaddress(1, addr)
-        invariant(node)
+        mine(node, 1, addr)
         return node, server, addr, meta
     return make
 
@@ -71,10 +54,9 @@ def test_failed_metatransfer_takes_no_nonce(funded, mode):
     assert (meta_state(node, meta, other), node.getmetachaininfo(), node.getrawmempool()) == before
     # The next valid transfer from the same address goes through and is mined.
     node.metatransfer(meta, other, 1)
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     m, o = meta_state(node, meta, other)
-    assert D(o["balance"]) == 1 and m["nonce"] == 1, (m, o)
-    invariant(node)
+    assert int(o["wei"]) == WEI_PER_COIN and m["nonce"] == m["pendingnonce"] == 1, (m, o)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -82,22 +64,22 @@ def test_withdrawal_above_the_meta_balance_is_refused_at_the_rpc(funded, mode):
     node, _, addr, meta = funded(mode)
     small, out = node.getnewmetaaddress(), node.getnewaddress()
     node.metatransfer(meta, small, 1)
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     # `small` holds 1; the lock holds 10, so only the metachain can say no.
     before = (meta_state(node, meta, small), node.getmetachaininfo(), node.getrawmempool(),
               node.getaddressbalance(out))
     with pytest.raises(RPCError) as e:
         node.withdrawfrommetachain(small, out, 5)
-    assert "insufficient" in e.value.message.lower(), e.value.message
+    assert e.value.code == -26 and "insufficient meta balance" in e.value.message, e.value.message
     assert (meta_state(node, meta, small), node.getmetachaininfo(), node.getrawmempool(),
             node.getaddressbalance(out)) == before
     # No nonce was taken: a withdrawal that fits goes through.
     node.withdrawfrommetachain(small, out, "0.5")
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     assert node.getrawmempool() == []
     assert D(node.getaddressbalance(out)["balance"]) == D("0.5") - FEE
     assert node.getmetabalance(small)["nonce"] == 1
-    invariant(node)
+    assert int(node.getmetabalance(small)["wei"]) == WEI_PER_COIN // 2
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -105,12 +87,11 @@ def test_two_withdrawals_with_one_meta_nonce(funded, mode):
     node, server, addr, _ = funded(mode)
     key = MetaKey(0x2B2B)
     node.deposittometachain(addr, key.address, 5)
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     out1, out2 = node.getnewaddress(), node.getnewaddress()
 
     def raw(to):
-        sig = key.sign(KIND_WITHDRAW, key.address, to, COIN, 0)
-        return withdrawal(key.address, to, COIN, FEE_SAT, 0, key.pubkey, sig)
+        return withdrawal(key.address, to, COIN, FEE_SAT, 0, key.sign_withdrawal(to, COIN, 0))
     first, second = raw(out1), raw(out2)
     assert raw_txid(first) != raw_txid(second)
     assert node.sendrawtransaction(first.hex()) == raw_txid(first)
@@ -118,19 +99,24 @@ def test_two_withdrawals_with_one_meta_nonce(funded, mode):
         node.sendrawtransaction(second.hex())
     assert e.value.code == -26 and ("conflict" in e.value.message or "nonce" in e.value.message), e.value.message
     assert node.getrawmempool() == [raw_txid(first)]
+    # The same withdrawal through the RPC with the signature: the nonce is taken too.
+    with pytest.raises(RPCError) as e:
+        node.withdrawfrommetachain(key.address, out2, 1, key.sign_withdrawal(out2, COIN, 0).hex())
+    assert e.value.code == -26, e.value.message
+    assert node.getrawmempool() == [raw_txid(first)]
     restart(node, server, mode)
     assert node.getrawmempool() == [raw_txid(first)]
-    node.generatetoaddress(1, addr)
+    mine(node, 1, addr)
     assert node.getrawmempool() == []
     assert D(node.getaddressbalance(out1)["balance"]) == 1 - FEE
     assert D(node.getaddressbalance(out2)["balance"]) == 0
     paid = node.getmetabalance(key.address)
-    assert (D(paid["balance"]), paid["nonce"]) == (4, 1), paid
-    invariant(node)
+    assert (int(paid["wei"]), paid["nonce"]) == (4 * WEI_PER_COIN, 1), paid
 
 
 N_KEYS = 2000
-BATCH_SECONDS = 5
+# A hang guard, not a speed check (speed belongs to ./make.sh bench).
+BATCH_TIMEOUT = 120
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -139,13 +125,8 @@ def test_thousands_of_new_keys_in_one_batch_survive_kill_9(funded, mode):
     # The default batch cap is 1,000 requests: this batch needs twice that.
     restart(node, server, mode, extra_args=[f"-rpcbatchlimit={N_KEYS}"])
     body = [{"jsonrpc": "2.0", "id": i, "method": "getnewaddress", "params": []} for i in range(N_KEYS)]
-    started = time.monotonic()
-    try:
-        reply = requests.post(node.url, data=json.dumps(body), timeout=BATCH_SECONDS,
-                              headers={"Authorization": "Basic " + base64.b64encode(node.auth().encode()).decode()})
-    except requests.Timeout:
-        pytest.fail(f"{N_KEYS} getnewaddress in one batch took over {BATCH_SECONDS}s")
-    elapsed = time.monotonic() - started
+    reply = requests.post(node.url, data=json.dumps(body), timeout=BATCH_TIMEOUT,
+                          headers={"Authorization": "Basic " + base64.b64encode(node.auth().encode()).decode()})
     assert reply.status_code == 200, reply.text[:500]
     replies = reply.json()
     assert [r["id"] for r in replies] == list(range(N_KEYS))
@@ -153,10 +134,9 @@ def test_thousands_of_new_keys_in_one_batch_survive_kill_9(funded, mode):
     assert not errors, errors[:3]
     addrs = [r["result"] for r in replies]
     assert len(set(addrs)) == N_KEYS and all(a.startswith("dfrt1") for a in addrs)
-    assert elapsed < BATCH_SECONDS, f"{N_KEYS} getnewaddress took {elapsed:.1f}s"
     # Two of them get coins, so getbalance (the sum over wallet keys) sees them.
-    node.generatetoaddress(1, addrs[0])
-    node.generatetoaddress(1, addrs[-1])
+    mine(node, 1, addrs[0])
+    mine(node, 1, addrs[-1])
     balance = D(node.getbalance())
     restart(node, server, mode, kill=True, extra_args=[f"-rpcbatchlimit={N_KEYS}"])
     assert D(node.getbalance()) == balance
@@ -174,3 +154,4 @@ def test_thousands_of_new_keys_in_one_batch_survive_kill_9(funded, mode):
             if not err or err["code"] != -6]
     assert not lost, f"{len(lost)} of {N_KEYS} keys lost or misreported after kill -9: {lost[:3]}"
     assert node.getrawmempool() == []
+    assert_invariant(node)

@@ -2,12 +2,10 @@
 with stubs compiled from protobuf/ at test time, requests, websockets) work."""
 import asyncio
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-import types
 
 import grpc
 from google.protobuf import json_format
@@ -26,30 +24,22 @@ def pb(tmp_path_factory):
     proto_dir = os.path.join(ROOT, "protobuf")
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{proto_dir}",
                     f"--python_out={out}", f"--grpc_python_out={out}",
-                    "types/metachain.proto", "rpc/metachain.proto"], check=True)
-
-    def load(name, path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-    # The proto package `types` shares its name with Python's stdlib module,
-    # so the generated `from types import metachain_pb2` is served by hand.
-    msgs = load("types.metachain_pb2", out / "types" / "metachain_pb2.py")
-    types.metachain_pb2 = msgs
-    load("rpc.metachain_pb2", out / "rpc" / "metachain_pb2.py")
-    svc = load("rpc.metachain_pb2_grpc", out / "rpc" / "metachain_pb2_grpc.py")
-    return msgs, svc
+                    "metachain/types/v1/types.proto", "metachain/rpc/v1/rpc.proto"], check=True)
+    sys.path.insert(0, str(out))
+    from metachain.types.v1 import types_pb2
+    from metachain.rpc.v1 import rpc_pb2_grpc
+    return types_pb2, rpc_pb2_grpc
 
 
 def _deposit_input(msgs, height, to, amount):
     return msgs.MetaMintBlockInput(
-        txs=[msgs.NativeTx(kind=msgs.TX_KIND_DEPOSIT, to=to, amount=amount, native_txid=f"py{height}".encode())],
+        txs=[msgs.NativeTx(kind=msgs.TX_KIND_DEPOSIT, to=to, amount=amount,
+                           native_txid=hashlib.sha256(f"py{height}".encode()).digest())],
         context=msgs.NativeContext(height=height, time=1_700_000_000 + height))
 
 
-ALICE = "dmc1qyqszqgpqyqszqgpqyqszqgpqyqszqgpt29jqg"
+ALICE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"  # MetaKey(1).address
+WEI_PER_UNIT = 10**10
 
 
 def test_grpcio_client_with_compiled_stubs(metachaind, pb):
@@ -83,7 +73,8 @@ def test_grpcio_client_with_compiled_stubs(metachaind, pb):
                                    native_txs_hash=hashlib.sha256(native_txs).digest()),
         metadata=auth)
     assert connected.block_hash == minted.block_hash
-    assert stub.MetaGetBalance(msgs.MetaGetBalanceInput(address=ALICE)).balance == 5
+    balance = stub.MetaGetBalance(msgs.MetaGetBalanceInput(address=ALICE.lower()))
+    assert (balance.address, balance.balance_wei, balance.nonce) == (ALICE, str(5 * WEI_PER_UNIT), 0)
 
     stale = [("authorization", f"Bearer {jwt.token(server.secret_path, iat=1)}")]
     with pytest.raises(grpc.RpcError) as err:
@@ -91,12 +82,42 @@ def test_grpcio_client_with_compiled_stubs(metachaind, pb):
     assert "stale JWT" in err.value.details()
 
 
+def test_native_tx_wire_format(pb):
+    """NativeTx on the wire, by hand: field 7 (the meta pubkey) is gone, a
+    withdrawal's signature is field 8; the commitment is sha256 of the
+    NativeTxList encoding, which this independent encoder reproduces."""
+    msgs, _ = pb
+    fields = {f.name: f.number for f in msgs.NativeTx.DESCRIPTOR.fields}
+    assert fields == {"kind": 1, "from": 2, "to": 3, "amount": 4, "native_txid": 5, "nonce": 6, "signature": 8}
+    assert 7 not in {f.number for f in msgs.NativeTx.DESCRIPTOR.fields}
+
+    def varint(n):
+        out = bytearray()
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def ld(field, b):
+        return varint(field << 3 | 2) + varint(len(b)) + b
+
+    txid, sig = bytes(range(32)), bytes([0xAB]) * 65
+    w = msgs.NativeTx(kind=msgs.TX_KIND_WITHDRAW, to="dfrt1xyz", amount=12345, native_txid=txid, nonce=3,
+                      signature=sig, **{"from": ALICE})
+    by_hand = (varint(1 << 3) + varint(2) + ld(2, ALICE.encode()) + ld(3, b"dfrt1xyz") + varint(4 << 3)
+               + varint(12345) + ld(5, txid) + varint(6 << 3) + varint(3) + ld(8, sig))
+    assert w.SerializeToString() == by_hand
+    listing = msgs.NativeTxList(txs=[w, w]).SerializeToString()
+    assert listing == ld(1, by_hand) * 2
+
+
 def test_grpc_reflection_lists_the_service(metachaind):
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
     server = metachaind()
     channel = grpc.insecure_channel(server.grpc_url.removeprefix("grpc://"))
     services = ProtoReflectionDescriptorDatabase(channel).get_services()
-    assert "rpc.Metachain" in services
+    assert "metachain.rpc.v1.Metachain" in services
 
 
 def _post(url, body, token=None):

@@ -128,6 +128,8 @@ def meta_chain(defid):
         txids = {node.call("deposittometachain", a, m, "10")}
         node.call("generatetoaddress", 1, a)
         txids.add(node.call("withdrawfrommetachain", m, b, "4"))
+        # An EVM tx in the next payload: a signed EIP-1559 transfer.
+        node.call("metatransfer", m, node.call("getnewmetaaddress"), "1")
         node.call("generatetoaddress", 1, a)
         harvest(node, txids)
     finally:
@@ -150,7 +152,8 @@ def amount_seeds():
 def jsonrpc_seeds(methods, state):
     addr, addr2 = state["addresses"]
     blocks, mempool, blocktxs = state["blocks"], state["mempool"], state["blocktxs"]
-    meta_addr = "dmc1lzw7nwg77phjx94kmmhz7w6pc9gqp63acl87hy"
+    meta_addr = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
+    meta_lower = meta_addr.lower()
     zero_hash = "00" * 32
     params = {
         "getblockcount": [[]],
@@ -173,11 +176,15 @@ def jsonrpc_seeds(methods, state):
         "gettransaction": [[mempool[0]], [blocktxs[0]]],
         "getmetachaininfo": [[]],
         "getnewmetaaddress": [[]],
-        "getmetabalance": [[meta_addr]],
-        "getmetablock": [["0"], [zero_hash]],
-        "deposittometachain": [[addr, meta_addr, "1"]],
-        "withdrawfrommetachain": [[meta_addr, addr, "1"]],
-        "metatransfer": [[meta_addr, meta_addr, "1"]],
+        "getmetabalance": [[meta_addr], [meta_lower], ["0x7e5F4552091A69125d5DfCb7b8C2659029395Bdf"]],
+        "getmetablock": [["0"], [zero_hash], ["0x" + zero_hash]],
+        "getmetareceipt": [["0x" + zero_hash], [zero_hash], ["0x12"]],
+        "getmetastorageat": [[meta_addr, "0x0"], [meta_lower, "0x" + zero_hash], [meta_addr, "zz"]],
+        "getmetacode": [[meta_addr]],
+        "sendrawmetatransaction": [["0x02"], ["00"], ["0xzz"]],
+        "deposittometachain": [[addr, meta_addr, "1"], [addr, meta_lower, "0.5"]],
+        "withdrawfrommetachain": [[meta_addr, addr, "1"], [meta_addr, addr, "1", "00" * 65], [meta_addr, addr, "1", "00"]],
+        "metatransfer": [[meta_addr, meta_lower, "1"]],
         "help": [[], ["getblock"], ["nosuchcommand"]],
         "stop": [[]],
         "getpeerinfo": [[]],
@@ -229,10 +236,10 @@ P2P_GOLDEN = [
     "01010101010101010101010101010700000000f1536500000000020202020202020202020202020202020202020202020202"
     "02020202020202020000000000000000000000000000000000000000000000000000000000000000ffff7f202a0000000000"
     "0000",
-    "fabfb5da747800000000000000000000a2000000d788e8c80102030303030303030303030303030303030303030303030303"
+    "fabfb5da7478000000000000000000009e0000005d01a06c0102030303030303030303030303030303030303030303030303"
     "03030303030303030c00000064667274316578616d706c6500e1f50500000000102700000000000005000000000000000000"
-    "0000000000000000000000000000000000004000000005050505050505050505050505050505050505050505050505050505"
-    "050505050505050505050505050505050505050505050505050505050505050505050505",
+    "0000000000000000000000000000400000000505050505050505050505050505050505050505050505050505050505050505"
+    "0505050505050505050505050505050505050505050505050505050505050505",
 ]
 P2P_COMMANDS = ["version", "verack", "ping", "pong", "getaddr", "addr", "inv", "getdata", "notfound", "getheaders",
                 "headers", "block", "tx"]
@@ -382,6 +389,9 @@ def dictionaries(methods, state):
             "\"blockhash\"", "\"verbosity\"", "\"address\"", "\"amount\"", "\"txid\"", "\"verbose\""]
     names = ["\"%s\"" % m for m in methods]
     values = ["\"%s\"" % v for v in state["addresses"] + state["blocks"] + state["mempool"] + state["blocktxs"]]
+    # Meta (0x) addresses, hashes and raw EVM txs.
+    values += ["\"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\"", "\"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf\"",
+               "\"0x\"", "\"0x02\""]
     write_dict("jsonrpc_request", json_tokens + keys + names + values)
     write_dict("amount_parse", [".", "e", "E", "e-", "E+", "-", "+", "0", "00000000", "00000001", "1200000000",
                                 "\"", "1e-8", "99999999"])

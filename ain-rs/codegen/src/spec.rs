@@ -23,15 +23,17 @@ pub struct Spec {
 pub struct Message {
     /// Proto name, also the Rust and C++ type name (`MetaMintBlockInput`).
     pub name: String,
-    /// Proto package, also the Rust module holding the prost type (`types`).
+    /// Proto package (`metachain.types.v1`); prost nests the type in the
+    /// module of that path, re-exported under [`short_module`] (`types`).
     pub package: String,
     pub fields: Vec<Field>,
 }
 
 impl Message {
-    /// Path of the prost type, from the root of the `ain-rs` crate.
+    /// Path of the prost type from the root of the `ain-rs` crate, through
+    /// its package's short module (`types::MetaMintBlockInput`).
     pub fn rust_path(&self) -> String {
-        format!("{}::{}", self.package, self.name)
+        format!("{}::{}", short_module(&self.package), self.name)
     }
 }
 
@@ -157,13 +159,7 @@ impl Spec {
         let mut services = Vec::new();
         for file in &fds.file {
             let package = file.package().to_string();
-            if package.is_empty() || package.contains('.') {
-                bail!(
-                    "{}: package must be one plain identifier, got {:?}",
-                    file.name(),
-                    package
-                );
-            }
+            check_package(file.name(), &package)?;
             for e in &file.enum_type {
                 let prefix = format!("{}_", screaming_snake(e.name()));
                 let variants = e
@@ -214,6 +210,23 @@ impl Spec {
     }
 
     fn check(&self) -> Result<()> {
+        // Each dotted package is re-exported under its short module name at
+        // the crate root, beside the root modules prost nests packages in.
+        let packages = self.packages();
+        let roots: BTreeSet<&str> = packages
+            .iter()
+            .filter_map(|p| p.split('.').next())
+            .collect();
+        let mut shorts = BTreeSet::new();
+        for p in &packages {
+            let short = short_module(p);
+            if !shorts.insert(short) {
+                bail!("package {p}: another package also has the short module name {short}");
+            }
+            if short != rust_module(p) && roots.contains(short) {
+                bail!("package {p}: its short module name {short} is also a package's first component");
+            }
+        }
         let mut names = BTreeSet::new();
         for n in self
             .messages
@@ -259,6 +272,17 @@ impl Spec {
         Ok(())
     }
 
+    /// Every package that defines a message, enum or service, sorted.
+    pub fn packages(&self) -> BTreeSet<&str> {
+        self.messages
+            .iter()
+            .map(|m| &m.package)
+            .chain(self.enums.iter().map(|e| &e.package))
+            .chain(self.services.iter().map(|s| &s.package))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Looks a message up by name.
     pub fn message(&self, name: &str) -> Result<&Message> {
         self.messages
@@ -273,6 +297,64 @@ impl Spec {
             .iter()
             .flat_map(|s| s.methods.iter().map(move |m| (s, m)))
     }
+}
+
+/// `metachain.types.v1` -> `metachain::types::v1`: the module prost nests a
+/// package's types in.
+pub fn rust_module(package: &str) -> String {
+    package.replace('.', "::")
+}
+
+/// The crate-root module a package's types are also reachable through: its
+/// last component that is not a version (`metachain.types.v1` -> `types`),
+/// or the package itself when it is one identifier.
+pub fn short_module(package: &str) -> &str {
+    let mut parts = package.rsplit('.');
+    let last = parts.next().unwrap_or(package);
+    match parts.next() {
+        Some(before) if is_version(last) => before,
+        _ => last,
+    }
+}
+
+/// `v1`, `v2`, `v1beta1`, `v2alpha`: a buf-style package version.
+fn is_version(part: &str) -> bool {
+    let Some(rest) = part.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let suffix = &rest[digits..];
+    let stage = suffix
+        .strip_prefix("alpha")
+        .or_else(|| suffix.strip_prefix("beta"))
+        .unwrap_or(suffix);
+    digits > 0 && (suffix.is_empty() || stage.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A package is one or more dot-separated lowercase identifiers, each a
+/// valid Rust module name, e.g. `metachain.types.v1`.
+fn check_package(file: &str, package: &str) -> Result<()> {
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+        "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final",
+        "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    ];
+    let plain = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_lowercase())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !KEYWORDS.contains(&part)
+    };
+    if package.is_empty() || !package.split('.').all(plain) {
+        bail!(
+            "{file}: package must be dot-separated lowercase identifiers that are not Rust \
+             keywords (e.g. metachain.types.v1), got {package:?}"
+        );
+    }
+    Ok(())
 }
 
 fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -9,23 +9,36 @@ fn spec_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../protobuf")
 }
 
-/// Copies the real spec into a temp dir and appends `extra` to the service.
+/// Copies the real spec into a temp dir, appending `extra_types` to the
+/// messages file and `extra_rpcs` to the service.
 fn spec_with(extra_types: &str, extra_rpcs: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["types", "rpc"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(spec_dir().join(sub)).unwrap() {
+    spec_edited(|text| {
+        if let Some(end) = text.rfind('}').filter(|_| text.contains("\nservice ")) {
+            text.insert_str(end, extra_rpcs);
+        } else {
+            text.push_str(extra_types);
+        }
+    })
+}
+
+/// Copies the real spec into a temp dir, passing each file through `edit`.
+fn spec_edited(edit: impl Fn(&mut String)) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path, edit: &dyn Fn(&mut String)) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
             let p = entry.unwrap().path();
-            let mut text = std::fs::read_to_string(&p).unwrap();
-            if sub == "types" {
-                text.push_str(extra_types);
+            let dest = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy(&p, &dest, edit);
             } else {
-                let end = text.rfind('}').unwrap();
-                text.insert_str(end, extra_rpcs);
+                let mut text = std::fs::read_to_string(&p).unwrap();
+                edit(&mut text);
+                std::fs::write(dest, text).unwrap();
             }
-            std::fs::write(dir.path().join(sub).join(p.file_name().unwrap()), text).unwrap();
         }
     }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&spec_dir(), dir.path(), &edit);
     dir
 }
 
@@ -34,7 +47,7 @@ fn parses_as_rust(code: &str) {
 }
 
 const PING_TYPES: &str = "\nmessage MetaPingInput { string nonce = 1; }\nmessage MetaPingResult { string echo = 1; uint64 height = 2; }\n";
-const PING_RPC: &str = "  // [rpc: metaTest_ping]\n  // Echoes a nonce.\n  rpc MetaPing(types.MetaPingInput) returns (types.MetaPingResult);\n";
+const PING_RPC: &str = "  // [rpc: metaTest_ping]\n  // Echoes a nonce.\n  rpc MetaPing(metachain.types.v1.MetaPingInput) returns (metachain.types.v1.MetaPingResult);\n";
 
 #[test]
 fn the_real_spec_has_every_required_rpc() {
@@ -72,11 +85,11 @@ fn adding_an_rpc_to_the_proto_is_the_only_step() {
 
     // a + c: prost/serde messages and the tonic server and client.
     rust::generate(&spec, out.path()).unwrap();
-    let types = std::fs::read_to_string(out.path().join("types.rs")).unwrap();
+    let types = std::fs::read_to_string(out.path().join("metachain.types.v1.rs")).unwrap();
     assert!(types.contains("pub struct MetaPingInput"));
     assert!(types.contains("serde::Serialize"));
-    let tonic = std::fs::read_to_string(out.path().join("rpc.rs")).unwrap();
-    assert!(tonic.contains("/rpc.Metachain/MetaPing"));
+    let tonic = std::fs::read_to_string(out.path().join("metachain.rpc.v1.rs")).unwrap();
+    assert!(tonic.contains("/metachain.rpc.v1.Metachain/MetaPing"));
     assert!(tonic.contains("pub async fn meta_ping"));
 
     // b + c + d: the trait, the gRPC adapter, the JSON-RPC module and client.
@@ -87,6 +100,11 @@ fn adding_an_rpc_to_the_proto_is_the_only_step() {
     assert!(service.contains("register_async_method(\"metaTest_ping\""));
     assert!(service.contains("pub async fn meta_ping(&self"));
     assert!(service.contains("/// Echoes a nonce."));
+    assert!(service.contains("\"x-grpc\":\"/metachain.rpc.v1.Metachain/MetaPing\""));
+    // The dotted packages are also reachable by their short names.
+    assert!(service.contains("pub use self::metachain::types::v1 as types;"));
+    assert!(service.contains("pub use self::metachain::rpc::v1 as rpc;"));
+    assert!(service.contains("crate::rpc::metachain_server::Metachain for MetachainGrpc<T>"));
 
     // e + f: cxx structs, conversions, libmc.h and libain_rpc.h functions.
     cxx::generate(&spec, out.path(), &cxx::Extras::default()).unwrap();
@@ -109,8 +127,8 @@ fn adding_an_rpc_to_the_proto_is_the_only_step() {
 #[test]
 fn auth_and_streaming_rpcs_are_generated_everywhere_they_belong() {
     let types = "\nmessage MetaTickInput {}\nmessage MetaTick { uint64 n = 1; }\n";
-    let rpcs = "  // [rpc: metaTest_secret] [auth]\n  rpc MetaSecret(types.MetaPingInput) returns (types.MetaPingResult);\n\
-                // [rpc: metaSubscribe_ticks]\n  rpc MetaTicks(types.MetaTickInput) returns (stream types.MetaTick);\n";
+    let rpcs = "  // [rpc: metaTest_secret] [auth]\n  rpc MetaSecret(metachain.types.v1.MetaPingInput) returns (metachain.types.v1.MetaPingResult);\n\
+                // [rpc: metaSubscribe_ticks]\n  rpc MetaTicks(metachain.types.v1.MetaTickInput) returns (stream metachain.types.v1.MetaTick);\n";
     let dir = spec_with(&format!("{PING_TYPES}{types}"), rpcs);
     let spec = Spec::load(dir.path()).unwrap();
     let service = rust::service_rs(&spec);
@@ -134,15 +152,15 @@ fn auth_and_streaming_rpcs_are_generated_everywhere_they_belong() {
     assert!(service.contains("\"x-control\":true"));
     assert!(service.contains("metaUnsubscribe_ticks"));
 
-    let e = load_err(types, "  // [rpc: meta_ticks]\n  rpc MetaT(types.MetaTickInput) returns (stream types.MetaTick);\n");
+    let e = load_err(types, "  // [rpc: meta_ticks]\n  rpc MetaT(metachain.types.v1.MetaTickInput) returns (stream metachain.types.v1.MetaTick);\n");
     assert!(e.contains("must contain \"Subscribe\""), "{e}");
-    let e = load_err(types, "  // [rpc: metaSubscribe_t] [inline]\n  rpc MetaT(types.MetaTickInput) returns (stream types.MetaTick);\n");
+    let e = load_err(types, "  // [rpc: metaSubscribe_t] [inline]\n  rpc MetaT(metachain.types.v1.MetaTickInput) returns (stream metachain.types.v1.MetaTick);\n");
     assert!(e.contains("cannot be [inline]"), "{e}");
 }
 
 #[test]
 fn inline_rpcs_skip_the_blocking_pool_on_both_servers() {
-    let rpcs = "  // [rpc: metaTest_quick] [inline]\n  rpc MetaQuick(types.MetaPingInput) returns (types.MetaPingResult);\n";
+    let rpcs = "  // [rpc: metaTest_quick] [inline]\n  rpc MetaQuick(metachain.types.v1.MetaPingInput) returns (metachain.types.v1.MetaPingResult);\n";
     let dir = spec_with(PING_TYPES, rpcs);
     let service = rust::service_rs(&Spec::load(dir.path()).unwrap());
     parses_as_rust(&service);
@@ -157,9 +175,9 @@ fn inline_rpcs_skip_the_blocking_pool_on_both_servers() {
 
 #[test]
 fn client_server_and_ignore_annotations_restrict_generation() {
-    let rpcs = "  // [rpc: metaTest_clientOnly] [client]\n  rpc MetaClientOnly(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n\
-                // [rpc: metaTest_serverOnly] [server]\n  rpc MetaServerOnly(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n\
-                // [rpc: metaTest_ignored] [ignore]\n  rpc MetaIgnored(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n";
+    let rpcs = "  // [rpc: metaTest_clientOnly] [client]\n  rpc MetaClientOnly(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n\
+                // [rpc: metaTest_serverOnly] [server]\n  rpc MetaServerOnly(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n\
+                // [rpc: metaTest_ignored] [ignore]\n  rpc MetaIgnored(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n";
     let dir = spec_with("", rpcs);
     let spec = Spec::load(dir.path()).unwrap();
     let service = rust::service_rs(&spec);
@@ -211,14 +229,14 @@ fn bad_specs_get_clear_errors() {
 
     let e = load_err(
         "",
-        "  rpc MetaNoName(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n",
+        "  rpc MetaNoName(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n",
     );
     assert!(e.contains("missing [rpc: name]"), "{e}");
 
-    let e = load_err("", "  // [rpc: x] [bogus]\n  rpc MetaX(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n");
+    let e = load_err("", "  // [rpc: x] [bogus]\n  rpc MetaX(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n");
     assert!(e.contains("unknown annotation [bogus]"), "{e}");
 
-    let e = load_err("", "  // [rpc: meta_getTip]\n  rpc MetaTwice(types.MetaGetTipInput) returns (types.MetaGetTipResult);\n");
+    let e = load_err("", "  // [rpc: meta_getTip]\n  rpc MetaTwice(metachain.types.v1.MetaGetTipInput) returns (metachain.types.v1.MetaGetTipResult);\n");
     assert!(e.contains("used twice"), "{e}");
 
     let e = load_err(
@@ -232,4 +250,50 @@ fn bad_specs_get_clear_errors() {
 
     let e = load_err("\nmessage Broken { string a = 1 }\n", "");
     assert!(e.contains("compiling"), "{e}");
+}
+
+/// The real spec with the messages' package renamed to `package`.
+fn types_package_err(package: &str) -> String {
+    let dir = spec_edited(|text| {
+        *text = text
+            .replace(
+                "package metachain.types.v1;",
+                &format!("package {package};"),
+            )
+            .replace("metachain.types.v1.", &format!("{package}."));
+    });
+    format!("{:#}", Spec::load(dir.path()).unwrap_err())
+}
+
+#[test]
+fn packages_are_dotted_identifiers_with_distinct_short_names() {
+    let spec = Spec::load(&spec_dir()).unwrap();
+    let packages: Vec<&str> = spec.packages().into_iter().collect();
+    assert_eq!(packages, ["metachain.rpc.v1", "metachain.types.v1"]);
+    let tip = spec.message("MetaGetTipResult").unwrap();
+    assert_eq!(tip.rust_path(), "types::MetaGetTipResult");
+    assert_eq!(
+        ain_codegen::spec::short_module("metachain.types.v1beta1"),
+        "types"
+    );
+    assert_eq!(ain_codegen::spec::short_module("metachain.types"), "types");
+    assert_eq!(ain_codegen::spec::short_module("types"), "types");
+    assert_eq!(
+        ain_codegen::spec::rust_module("metachain.types.v1"),
+        "metachain::types::v1"
+    );
+
+    for bad in ["metachain.Types.v1", "metachain.type.v1"] {
+        let e = types_package_err(bad);
+        assert!(
+            e.contains("dot-separated lowercase identifiers"),
+            "{bad}: {e}"
+        );
+    }
+    // `metachain.v1` would be re-exported as `metachain`, the root module of
+    // `metachain.rpc.v1`.
+    let e = types_package_err("metachain.v1");
+    assert!(e.contains("first component"), "{e}");
+    let e = types_package_err("other.rpc.v2");
+    assert!(e.contains("short module name rpc"), "{e}");
 }

@@ -8,6 +8,7 @@
 
 mod call_runtime;
 mod lifecycle;
+mod meta_keys;
 mod rpc_client;
 
 use std::fmt;
@@ -16,9 +17,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use lifecycle::engine;
 
 /// The in-process bridge.
+// `meta_sign_transfer` takes an EIP-1559 tx's fields one by one, as C++ has them.
+#[allow(clippy::too_many_arguments)]
 pub mod libmc {
     use crate::lifecycle::{
         ain_debug_panic, ain_init, ain_is_initialized, ain_server_urls, ain_shutdown, ain_version,
+    };
+    use crate::meta_keys::{
+        meta_address_of_key, meta_chain_id, meta_format_wei, meta_parse_address,
+        meta_sign_transfer, meta_sign_withdrawal, meta_tx_hash,
     };
     use crate::{ain_bytes, ain_keep_freed_buffers, ain_native_txs_hash};
     include!(concat!(env!("OUT_DIR"), "/libmc.rs"));
@@ -31,7 +38,7 @@ pub mod libain_rpc {
 }
 
 fn ain_keep_freed_buffers() -> bool {
-    ain_rs::heap::keep_freed_buffers()
+    metachaind::heap::keep_freed_buffers()
 }
 
 fn ain_bytes(data: &[u8]) -> Vec<u8> {

@@ -15,7 +15,7 @@ lazy_static! {
 }
 
 const META_ARGS_HELP: &str =
-    "supported: --datadir=<dir> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
+    "supported: --datadir=<dir> --chain=<main|testnet|regtest> --grpc-addr=<ip:port> --rpc-addr=<ip:port> --auth-secret=<file>";
 
 /// The runtime of the in-process servers (`-meta=--grpc-addr=..`), created on
 /// first use. Network clients each have their own [`crate::call_runtime::CallRuntime`].
@@ -52,6 +52,7 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
     guard("ain_init", || {
         let mut dir = Path::new(datadir).to_path_buf();
         let (mut grpc_addr, mut rpc_addr, mut secret_path) = (None, None, None);
+        let mut chain = metachain::chain::params("regtest").map_err(FfiError)?;
         let addr = |arg: &str, v: &str| {
             v.parse::<std::net::SocketAddr>()
                 .map_err(|e| FfiError(format!("-meta argument {arg:?}: {e}")))
@@ -59,6 +60,10 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
         for arg in args.split_whitespace() {
             match arg.split_once('=') {
                 Some(("--datadir", value)) => dir = value.into(),
+                Some(("--chain", value)) => {
+                    chain = metachain::chain::params(value)
+                        .map_err(|e| FfiError(format!("-meta argument {arg:?}: {e}")))?
+                }
                 Some(("--grpc-addr", value)) => grpc_addr = Some(addr(arg, value)?),
                 Some(("--rpc-addr", value)) => rpc_addr = Some(addr(arg, value)?),
                 Some(("--auth-secret", value)) => {
@@ -78,8 +83,16 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
         if slot.is_some() {
             return Err(FfiError("metachain is already initialized".into()));
         }
-        let engine: Arc<dyn MetachainService> =
-            Arc::new(metachain::Engine::open(&dir).map_err(|e| FfiError(e.to_string()))?);
+        let engine = Arc::new(
+            metachain::Engine::open_with(
+                &dir,
+                metachain::EngineOptions {
+                    chain,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| FfiError(e.to_string()))?,
+        );
         if grpc_addr.is_some() || rpc_addr.is_some() {
             // Serve the same engine to meta wallets, as metachaind does.
             let secret_path = secret_path.unwrap_or_else(|| dir.join("jwt.hex"));
@@ -96,7 +109,7 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
             let running = runtime()?.block_on(metachaind::start(engine.clone(), &cfg))?;
             *SERVERS.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
         }
-        *slot = Some(engine);
+        *slot = Some(engine as Arc<dyn MetachainService>);
         Ok(())
     })
 }

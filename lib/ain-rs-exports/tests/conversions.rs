@@ -7,18 +7,18 @@ fn sample() -> MetaMintBlockInput {
     MetaMintBlockInput {
         txs: vec![NativeTx {
             kind: TxKind::Withdraw as i32,
-            from: "dmc1from".into(),
+            from: "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F".into(),
             to: "bcrt1to".into(),
             amount: i64::MAX,
             native_txid: vec![0xff; 32],
             nonce: u64::MAX,
-            pubkey: vec![2; 33],
             signature: vec![0, 1, 2, 255],
         }],
         context: Some(NativeContext {
             height: 42,
             time: -1,
         }),
+        beneficiary: "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F".into(),
     }
 }
 
@@ -28,6 +28,10 @@ fn prost_cxx_prost_is_lossless() {
     let cxx: ffi::MetaMintBlockInput = original.clone().into();
     assert_eq!(cxx.txs[0].kind, ffi::TxKind::Withdraw);
     assert_eq!(cxx.context.height, 42);
+    assert_eq!(
+        cxx.beneficiary.as_str(),
+        "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F"
+    );
     let back: MetaMintBlockInput = cxx.into();
     assert_eq!(back, original);
 
@@ -39,11 +43,19 @@ fn prost_cxx_prost_is_lossless() {
                 parent_hash: vec![1; 32],
                 ..Default::default()
             }),
-            txs: vec![MetaTx {
-                kind: TxKind::Transfer as i32,
+            system_txs: vec![NativeTx {
+                kind: TxKind::Deposit as i32,
+                to: "0x9d8a62f656a8d1615c1294fd71e9cfb3e4855a4f".into(),
                 amount: 1,
+                native_txid: vec![7; 32],
                 ..Default::default()
             }],
+            transactions: vec![
+                EvmTx {
+                    raw: vec![2, 0xf8, 0, 1],
+                },
+                EvmTx { raw: vec![] },
+            ],
         }),
     };
     let cxx: ffi::MetaGetBlockResult = block.clone().into();
@@ -56,6 +68,7 @@ fn an_absent_message_field_crosses_as_its_default() {
     let input = MetaMintBlockInput {
         txs: vec![],
         context: None,
+        beneficiary: String::new(),
     };
     let cxx: ffi::MetaMintBlockInput = input.into();
     assert_eq!((cxx.context.height, cxx.context.time), (0, 0));

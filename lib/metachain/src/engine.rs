@@ -1,29 +1,40 @@
 //! The engine: builds (mint), validates and commits (connect) and rolls back
-//! (disconnect) metachain blocks, and answers queries. It serves the generated
-//! `MetachainService` trait, so FFI and both network transports share it.
+//! (disconnect) metachain blocks, keeps the txpool, and answers queries.
+//! Minting lives in `builder.rs`; `service.rs` serves the engine as the
+//! generated `MetachainService`.
 
+use crate::block_id::BlockId;
+use crate::builder::header;
+use crate::chain::ChainParams;
 use crate::error::EngineError;
-use crate::hashing::{merkle_root, sha256, Hash};
-use crate::mempool::{Mempool, Reject};
-use crate::state::{Account, StateRoot};
-use crate::store::{self, Tip, Undo, UndoAccount, ACCOUNTS, BLOCKS, MEMPOOL, NUMBERS, UNDO};
-use crate::{address, tx as sig, VERSION};
+use crate::executor::{BlockParams, Executed, Executor, Receipt};
+use crate::keys;
+use crate::lthash::{self, LtHash};
+use crate::store::{
+    self, b256, Acct, Tip, Undo, UndoAccount, UndoSlot, ACCOUNTS, BLOCKS, CODE, MEMPOOL, NUMBERS,
+    RECEIPTS, STORAGE, UNDO,
+};
+use crate::system::SystemTx;
+use crate::txpool::{self, PoolError, PoolTx, TxPool};
 use ain_rs::types::*;
-use ain_rs::{MetachainService, RpcError};
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_primitives::{keccak256, Address, B256, U256};
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable};
-use std::collections::BTreeMap;
+use revm::primitives::KECCAK_EMPTY;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 /// A metachain on disk.
 pub struct Engine {
-    db: Database,
+    pub(crate) db: Database,
+    pub(crate) chain: ChainParams,
     /// The committed tip, cached for cheap queries.
     tip: RwLock<Tip>,
-    /// Serialises mint, connect, disconnect and mempool admission.
+    /// Serialises mint, connect, disconnect and pool admission.
     writer: Mutex<()>,
-    mempool: Mutex<Mempool>,
+    pub(crate) pool: Mutex<TxPool>,
     /// Head events for subscribers.
     heads: tokio::sync::broadcast::Sender<MetaHeadEvent>,
 }
@@ -31,364 +42,131 @@ pub struct Engine {
 /// Head events buffered per subscriber before it counts as fallen behind.
 const HEAD_EVENT_BUFFER: usize = 1024;
 
-/// Most transactions one block carries.
-pub const MAX_BLOCK_TXS: usize = 100_000;
+/// Fewest state changes worth hashing on several threads.
+const MIN_PARALLEL_ELEMENTS: usize = 512;
 
-/// The state changes of executing a list of txs on the tip.
-struct Execution<R> {
-    read: R,
-    /// address -> (before the block, now)
-    changes: BTreeMap<String, (Account, Account)>,
-    supply: i64,
-    root: StateRoot,
-}
-
-impl<R: FnMut(&str) -> Result<Account, EngineError>> Execution<R> {
-    fn new(read: R, tip: &Tip) -> Result<Self, EngineError> {
-        let root = StateRoot::from_bytes(&tip.state_root)
-            .ok_or_else(|| EngineError::Corrupt("tip state root".into()))?;
-        Ok(Self {
-            read,
-            changes: BTreeMap::new(),
-            supply: tip.supply,
-            root,
-        })
-    }
-
-    fn account(&mut self, addr: &str) -> Result<Account, EngineError> {
-        if let Some((_, now)) = self.changes.get(addr) {
-            return Ok(*now);
-        }
-        let a = (self.read)(addr)?;
-        self.changes.insert(addr.to_string(), (a, a));
-        Ok(a)
-    }
-
-    fn set(&mut self, addr: &str, new: Account) {
-        if let Some((_, now)) = self.changes.get_mut(addr) {
-            self.root.update(addr, now, &new);
-            *now = new;
-        }
-    }
-
-    /// Applies `tx`. The outer error is storage failure; the inner one is the
-    /// reason the tx is rejected, in which case nothing was changed. Signatures
-    /// are checked only when `check_sig` (callers may have checked them already).
-    fn apply(&mut self, tx: &MetaTx, check_sig: bool) -> Result<Result<(), String>, EngineError> {
-        if tx.amount <= 0 {
-            return Ok(Err(format!("amount must be positive, got {}", tx.amount)));
-        }
-        let kind = TxKind::try_from(tx.kind).unwrap_or(TxKind::Unspecified);
-        let checks = match kind {
-            TxKind::Deposit => address::parse(&tx.to).map(drop).and_then(|_| {
-                if tx.native_txid.is_empty() {
-                    Err("deposit without a native txid".to_string())
-                } else {
-                    Ok(())
-                }
-            }),
-            TxKind::Withdraw => address::parse(&tx.from).map(drop).and_then(|_| {
-                if tx.native_txid.is_empty() || tx.to.is_empty() {
-                    Err("withdrawal without a native txid or native recipient".to_string())
-                } else {
-                    Ok(())
-                }
-            }),
-            TxKind::Transfer => address::parse(&tx.from)
-                .and_then(|_| address::parse(&tx.to))
-                .and_then(|_| {
-                    if tx.native_txid.is_empty() {
-                        Ok(())
-                    } else {
-                        Err("a transfer carries no native txid".to_string())
-                    }
-                }),
-            TxKind::Unspecified => Err(format!("unknown tx kind {}", tx.kind)),
-        };
-        if let Err(e) = checks {
-            return Ok(Err(e));
-        }
-        if kind == TxKind::Deposit {
-            let mut to = self.account(&tx.to)?;
-            let (Some(balance), Some(supply)) = (
-                to.balance.checked_add(tx.amount),
-                self.supply.checked_add(tx.amount),
-            ) else {
-                return Ok(Err("deposit overflows the balance or the supply".into()));
-            };
-            to.balance = balance;
-            self.set(&tx.to, to);
-            self.supply = supply;
-            return Ok(Ok(()));
-        }
-        if check_sig {
-            if let Err(e) = sig::verify(tx) {
-                return Ok(Err(e));
-            }
-        }
-        let mut from = self.account(&tx.from)?;
-        if tx.nonce != from.nonce {
-            return Ok(Err(format!(
-                "bad nonce: got {}, account nonce is {}",
-                tx.nonce, from.nonce
-            )));
-        }
-        if from.balance < tx.amount {
-            return Ok(Err(format!(
-                "insufficient meta balance: {} < {}",
-                from.balance, tx.amount
-            )));
-        }
-        from.balance -= tx.amount;
-        from.nonce += 1;
-        if kind == TxKind::Withdraw {
-            self.set(&tx.from, from);
-            self.supply -= tx.amount;
-            return Ok(Ok(()));
-        }
-        let mut to = self.account(&tx.to)?;
-        if tx.to == tx.from {
-            to = from;
-        }
-        let Some(balance) = to.balance.checked_add(tx.amount) else {
-            return Ok(Err("transfer overflows the recipient balance".into()));
-        };
-        self.set(&tx.from, from);
-        to.balance = balance;
-        self.set(&tx.to, to);
-        Ok(Ok(()))
-    }
-}
-
-/// Checks the signatures of every signed tx of a block on all cores. Returns
-/// the index and reason of the first failure.
-fn verify_all(block_txs: &[MetaTx]) -> Result<(), (usize, String)> {
-    let signed: Vec<(usize, &MetaTx)> = block_txs
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind != TxKind::Deposit as i32)
-        .collect();
-    if signed.is_empty() {
-        return Ok(());
-    }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = signed.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = signed
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .find_map(|(i, t)| sig::verify(t).err().map(|e| (*i, e)))
-                })
-            })
-            .collect();
-        let mut first: Option<(usize, String)> = None;
-        for h in handles {
-            let failure = h
-                .join()
-                .unwrap_or_else(|_| Some((0, "signature check failed".into())));
-            if let Some(f) = failure {
-                if first.as_ref().is_none_or(|(i, _)| f.0 < *i) {
-                    first = Some(f);
-                }
-            }
-        }
-        first.map_or(Ok(()), Err)
-    })
-}
-
-fn tx_root(txs: &[MetaTx]) -> Hash {
-    merkle_root(txs.iter().map(|t| sha256(&t.encode_to_vec())).collect())
-}
-
-fn receipts_root(receipts: &[TxReceipt]) -> Hash {
-    merkle_root(
-        receipts
-            .iter()
-            .map(|r| sha256(&r.encode_to_vec()))
-            .collect(),
-    )
-}
-
-fn to_meta_tx(n: &NativeTx) -> MetaTx {
-    MetaTx {
-        kind: n.kind,
-        from: n.from.clone(),
-        to: n.to.clone(),
-        amount: n.amount,
-        nonce: n.nonce,
-        pubkey: n.pubkey.clone(),
-        signature: n.signature.clone(),
-        native_txid: n.native_txid.clone(),
-    }
-}
-
-/// The native txs whose effects `block` carries (its deposits and
-/// withdrawals, in order): what `native_txs_hash` commits to on connect.
-pub fn native_origin_txs(block: &MetaBlock) -> Vec<NativeTx> {
-    block
-        .txs
-        .iter()
-        .filter(|t| t.kind != TxKind::Transfer as i32)
-        .map(|t| NativeTx {
-            kind: t.kind,
-            from: t.from.clone(),
-            to: t.to.clone(),
-            amount: t.amount,
-            native_txid: t.native_txid.clone(),
-            nonce: t.nonce,
-            pubkey: t.pubkey.clone(),
-            signature: t.signature.clone(),
-        })
-        .collect()
-}
-
-fn parse_hash(s: &str) -> Option<Hash> {
-    hex::decode(s).ok()?.try_into().ok()
-}
-
-/// How `meta_getBlock` names a block.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockId {
-    Hash(Hash),
-    Height(u64),
-}
-
-/// Longest part of a refused block id quoted back in the error.
-const QUOTED_ID_CHARS: usize = 80;
-
-impl BlockId {
-    /// Accepts exactly 64 hex digits (a hash) or a canonical decimal height:
-    /// digits only, no sign, no leading zero except "0" itself, at most
-    /// `u64::MAX`. Anything else (`+1`, `00`, 63 zeros, ` 1`) is refused
-    /// rather than read as some other block.
-    pub fn parse(id: &str) -> Result<BlockId, EngineError> {
-        let bytes = id.as_bytes();
-        if bytes.len() == 64 && bytes.iter().all(u8::is_ascii_hexdigit) {
-            if let Some(h) = parse_hash(id) {
-                return Ok(BlockId::Hash(h));
-            }
-        }
-        let canonical = match bytes {
-            [b'0'] => true,
-            [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
-            _ => false,
-        };
-        if canonical {
-            if let Ok(n) = id.parse::<u64>() {
-                return Ok(BlockId::Height(n));
-            }
-        }
-        // The id can be megabytes: quote only its start.
-        let quoted: String = id.chars().take(QUOTED_ID_CHARS).collect();
-        let more = if quoted.len() < id.len() {
-            format!(" (first {QUOTED_ID_CHARS} of {} bytes)", id.len())
-        } else {
-            String::new()
-        };
-        Err(EngineError::Invalid(format!(
-            "block id {quoted:?}{more} is neither a block hash (64 hex digits) nor a height \
-             (decimal 0 to {}, no sign or leading zeros)",
-            u64::MAX
-        )))
-    }
-}
-
-fn hash_from_slice(b: &[u8]) -> Result<Hash, EngineError> {
-    b.try_into()
-        .map_err(|_| EngineError::Corrupt(format!("stored hash has {} bytes", b.len())))
-}
+/// Most system txs one block carries.
+pub const MAX_SYSTEM_TXS: usize = 100_000;
 
 /// Tunables of an engine.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
-    /// Capacity of the mempool in transactions.
+    /// Capacity of the txpool in transactions.
     pub mempool_limit: usize,
+    /// The network; fixed when the database is created.
+    pub chain: ChainParams,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            mempool_limit: crate::mempool::DEFAULT_LIMIT,
+            mempool_limit: txpool::DEFAULT_POOL_LIMIT,
+            chain: crate::chain::regtest(),
         }
     }
 }
 
+fn hex0x(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+fn u256_bytes(v: U256) -> Vec<u8> {
+    v.to_be_bytes::<32>().to_vec()
+}
+
+/// The base fee of the block after one with these figures.
+pub fn next_base_fee(chain: &ChainParams, gas_used: u64, gas_limit: u64, base_fee: u64) -> u64 {
+    alloy_eips::eip1559::calc_next_block_base_fee(
+        gas_used,
+        gas_limit,
+        base_fee,
+        BaseFeeParams::ethereum(),
+    )
+    .max(chain.min_base_fee)
+}
+
 impl Engine {
-    /// Opens the metachain in `dir`, creating it with its genesis block when new.
+    /// Opens the regtest metachain in `dir`, creating it when new.
     pub fn open(dir: &Path) -> Result<Engine, EngineError> {
         Self::open_with(dir, EngineOptions::default())
     }
 
-    /// [`Engine::open`] with explicit options.
+    /// Opens the metachain in `dir`, creating it with its genesis block when
+    /// new. A database of another chain is refused.
     pub fn open_with(dir: &Path, options: EngineOptions) -> Result<Engine, EngineError> {
         let (db, tip) = store::open(dir)?;
+        let chain = options.chain;
         let tip = match tip {
+            Some(tip) if tip.chain_id != chain.chain_id => {
+                return Err(EngineError::Open {
+                    path: dir.display().to_string(),
+                    cause: format!(
+                        "the database is of chain id {}, not {} ({})",
+                        tip.chain_id, chain.chain_id, chain.name
+                    ),
+                })
+            }
             Some(tip) => tip,
-            None => Self::write_genesis(&db)?,
+            None => Self::write_genesis(&db, &chain)?,
         };
         let engine = Engine {
             db,
+            chain,
             tip: RwLock::new(tip),
             writer: Mutex::new(()),
-            mempool: Mutex::new(Mempool::new(options.mempool_limit)),
+            pool: Mutex::new(TxPool::new(options.mempool_limit)),
             heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
         };
-        engine.reload_mempool()?;
+        engine.reload_pool()?;
         Ok(engine)
     }
 
-    /// Re-admits the persisted mempool against the committed state.
-    fn reload_mempool(&self) -> Result<(), EngineError> {
-        let mut pooled = {
-            let read = self.db.begin_read()?;
-            match read.open_table(MEMPOOL) {
-                Ok(table) => {
-                    let mut txs = Vec::new();
-                    for entry in table.iter()? {
-                        let (_, v) = entry?;
-                        let tx = MetaTx::decode(v.value())
-                            .map_err(|e| EngineError::Corrupt(format!("pooled tx: {e}")))?;
-                        txs.push(tx);
-                    }
-                    txs
-                }
-                Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            }
-        };
-        // Pool order is (sender, nonce); the table is in hash order.
-        pooled.sort_by(|a, b| (&a.from, a.nonce).cmp(&(&b.from, b.nonce)));
-        self.refill_mempool(pooled, &Default::default())
+    pub fn chain(&self) -> &ChainParams {
+        &self.chain
     }
 
-    fn write_genesis(db: &Database) -> Result<Tip, EngineError> {
+    fn write_genesis(db: &Database, chain: &ChainParams) -> Result<Tip, EngineError> {
+        let root = LtHash::new();
+        let empty = alloy_trie::EMPTY_ROOT_HASH;
         let block = MetaBlock {
             header: Some(MetaBlockHeader {
                 parent_hash: vec![0; 32],
                 number: 0,
                 native_height: 0,
                 native_time: 0,
-                tx_root: tx_root(&[]).to_vec(),
-                state_root: StateRoot::default().to_bytes().to_vec(),
-                receipts_root: receipts_root(&[]).to_vec(),
+                tx_root: empty.to_vec(),
+                state_root: root.checksum().to_vec(),
+                receipts_root: empty.to_vec(),
+                beneficiary: vec![0; 20],
+                gas_limit: chain.gas_limit,
+                gas_used: 0,
+                base_fee: chain.min_base_fee,
+                logs_bloom: vec![0; 256],
             }),
-            txs: vec![],
+            system_txs: vec![],
+            transactions: vec![],
         };
         let payload = block.encode_to_vec();
-        let hash = sha256(&payload);
+        let hash = keccak256(&payload);
         let tip = Tip {
             number: 0,
             hash: hash.to_vec(),
-            state_root: StateRoot::default().to_bytes().to_vec(),
-            supply: 0,
+            state_root: root.checksum().to_vec(),
+            lthash: root.to_bytes(),
+            supply_wei: u256_bytes(U256::ZERO),
+            burned_wei: u256_bytes(U256::ZERO),
+            base_fee: chain.min_base_fee,
+            gas_used: 0,
+            gas_limit: chain.gas_limit,
+            chain_id: chain.chain_id,
         };
         let txn = db.begin_write()?;
         txn.open_table(BLOCKS)?
             .insert(hash.as_slice(), payload.as_slice())?;
         txn.open_table(NUMBERS)?.insert(0, hash.as_slice())?;
-        txn.open_table(ACCOUNTS)?;
+        for t in [ACCOUNTS, STORAGE, CODE, RECEIPTS, MEMPOOL] {
+            txn.open_table(t)?;
+        }
         txn.open_table(UNDO)?;
         store::put_tip(&txn, &tip)?;
         txn.commit()?;
@@ -410,6 +188,12 @@ impl Engine {
         }
     }
 
+    /// The base fee the next block pays.
+    pub fn next_base_fee(&self) -> u64 {
+        let tip = self.tip();
+        next_base_fee(&self.chain, tip.gas_used, tip.gas_limit, tip.base_fee)
+    }
+
     fn publish(&self, kind: HeadEventKind, number: u64, hash: &[u8], parent: &[u8], tip: &Tip) {
         // No subscriber is not an error.
         let _ = self.heads.send(MetaHeadEvent {
@@ -418,7 +202,7 @@ impl Engine {
             hash: hex::encode(hash),
             parent_hash: hex::encode(parent),
             state_root: hex::encode(&tip.state_root),
-            total_supply: tip.supply,
+            supply_wei: tip.supply().to_string(),
         });
     }
 
@@ -432,184 +216,186 @@ impl Engine {
         self.heads.receiver_count()
     }
 
-    fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn lock_writer(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_mempool(&self) -> std::sync::MutexGuard<'_, Mempool> {
-        self.mempool.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock_pool(&self) -> std::sync::MutexGuard<'_, TxPool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Number of transfers waiting in the mempool.
+    /// Number of txs waiting in the pool.
     pub fn mempool_len(&self) -> usize {
-        self.lock_mempool().len()
+        self.lock_pool().len()
     }
 
-    /// Checks a signed transfer and admits it to the mempool; returns its hash.
-    pub fn submit(&self, tx: MetaTx) -> Result<String, EngineError> {
-        if tx.kind != TxKind::Transfer as i32 {
-            return Err(EngineError::Invalid(
-                "only transfers can be submitted; deposits and withdrawals come from the native chain".into(),
-            ));
-        }
-        if tx.amount <= 0 {
-            return Err(EngineError::Invalid(format!(
-                "amount must be positive, got {}",
-                tx.amount
-            )));
-        }
-        if !tx.native_txid.is_empty() {
-            return Err(EngineError::Invalid(
-                "a transfer carries no native txid".into(),
-            ));
-        }
-        address::parse(&tx.from).map_err(EngineError::Invalid)?;
-        address::parse(&tx.to).map_err(EngineError::Invalid)?;
-        sig::verify(&tx).map_err(EngineError::Invalid)?;
-        let hash = sig::tx_hash(&tx);
+    fn committed_account(&self, a: &Address) -> Result<Option<Acct>, EngineError> {
+        let read = self.db.begin_read()?;
+        store::read_state(&read)?.account(a)
+    }
+
+    /// Checks a signed raw tx and admits it to the pool; returns its hash.
+    pub fn submit(&self, raw: &[u8]) -> Result<B256, EngineError> {
+        let tx = txpool::decode(raw, &self.chain).map_err(pool_error)?;
+        let hash = tx.hash;
         let _guard = self.lock_writer();
-        let sender = {
-            let read = self.db.begin_read()?;
-            store::get_account(&read.open_table(ACCOUNTS)?, &tx.from)?
-        };
-        let encoded = tx.encode_to_vec();
-        self.lock_mempool()
-            .add(hash, tx, sender)
-            .map_err(|r| match r {
-                Reject::Invalid(m) => EngineError::Invalid(m),
-                Reject::Duplicate(m) => EngineError::Duplicate(m),
-                Reject::Full(n) => EngineError::Full(format!("mempool is full ({n} txs)")),
-            })?;
+        let sender = self.committed_account(&tx.sender)?;
+        let (nonce, balance) = sender.map_or((0, U256::ZERO), |a| (a.nonce, a.balance));
+        let replaced = self
+            .lock_pool()
+            .add(tx, nonce, balance)
+            .map_err(pool_error)?;
         // Durable before the caller hears "accepted". The writer lock keeps
-        // mint and connect out meanwhile; the pool lock is not held across the
-        // disk write, so pool readers (GetBalance runs inline) never wait on it.
+        // mint and connect out meanwhile.
         let persisted = (|| -> Result<(), EngineError> {
             let txn = self.db.begin_write()?;
-            txn.open_table(MEMPOOL)?
-                .insert(hash.as_slice(), encoded.as_slice())?;
+            {
+                let mut table = txn.open_table(MEMPOOL)?;
+                table.insert(hash.as_slice(), raw)?;
+                if let Some(old) = replaced {
+                    table.remove(old.as_slice())?;
+                }
+            }
             txn.commit()?;
             Ok(())
         })();
         if let Err(e) = persisted {
-            self.lock_mempool().remove(&hash);
+            self.lock_pool().remove(&hash);
             return Err(e);
         }
-        Ok(hex::encode(hash))
+        Ok(hash)
+    }
+
+    /// Re-admits the persisted pool against the committed state.
+    fn reload_pool(&self) -> Result<(), EngineError> {
+        let raws: Vec<Vec<u8>> = {
+            let read = self.db.begin_read()?;
+            let table = read.open_table(MEMPOOL)?;
+            let mut raws = Vec::new();
+            for entry in table.iter()? {
+                raws.push(entry?.1.value().to_vec());
+            }
+            raws
+        };
+        let txs = raws
+            .iter()
+            .filter_map(|r| txpool::decode(r, &self.chain).ok())
+            .collect();
+        self.refill_pool(txs, &HashSet::new())
     }
 
     /// Re-admits `first` then the pooled txs against the committed state,
-    /// dropping `drop` and those that no longer apply. Signatures were checked
-    /// before. The persisted pool loses what no longer applies; the caller's
-    /// block transaction already removed `drop`.
-    fn refill_mempool(
-        &self,
-        first: Vec<MetaTx>,
-        drop: &std::collections::HashSet<Hash>,
-    ) -> Result<(), EngineError> {
-        let mut pool = self.lock_mempool();
-        let old = pool.drain();
+    /// dropping `drop` and whatever no longer applies, in the pool and on disk.
+    fn refill_pool(&self, first: Vec<PoolTx>, drop: &HashSet<B256>) -> Result<(), EngineError> {
+        let mut pool = self.lock_pool();
+        let mut all = first;
+        all.extend(pool.drain());
+        // Nonce order per sender, so each one is admitted as pending.
+        all.sort_by_key(|t| (t.sender, t.nonce));
         let mut dropped = Vec::new();
         {
             let read = self.db.begin_read()?;
-            let accounts = read.open_table(ACCOUNTS)?;
-            let mut cache: BTreeMap<String, Account> = BTreeMap::new();
-            let candidates = first.into_iter().map(|t| (sig::tx_hash(&t), t)).chain(old);
-            for (hash, tx) in candidates {
-                if drop.contains(&hash) {
+            let state = store::read_state(&read)?;
+            let mut seen = HashSet::new();
+            for tx in all {
+                if drop.contains(&tx.hash) || !seen.insert(tx.hash) {
+                    dropped.push(tx.hash);
                     continue;
                 }
-                let sender = match cache.get(&tx.from) {
-                    Some(a) => *a,
-                    None => {
-                        let a = store::get_account(&accounts, &tx.from)?;
-                        cache.insert(tx.from.clone(), a);
-                        a
-                    }
-                };
-                if pool.add(hash, tx, sender).is_err() {
+                let (nonce, balance) = state
+                    .account(&tx.sender)?
+                    .map_or((0, U256::ZERO), |a| (a.nonce, a.balance));
+                let hash = tx.hash;
+                if pool.add(tx, nonce, balance).is_err() {
                     dropped.push(hash);
                 }
             }
         }
-        if dropped.is_empty() {
-            return Ok(());
-        }
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(MEMPOOL)?;
-            for hash in &dropped {
-                table.remove(hash.as_slice())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
+        drop_from_disk(&self.db, &dropped)
     }
 
-    /// Builds a candidate block on the tip. Never commits.
-    pub fn mint(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, EngineError> {
-        let _guard = self.lock_writer();
-        let tip = self.tip();
-        let ctx = input.context.unwrap_or_default();
-        let read = self.db.begin_read()?;
-        let accounts = read.open_table(ACCOUNTS)?;
-        let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
-        let mut txs = Vec::new();
-        let mut refused = Vec::new();
-        let mut included = Vec::new();
-        for native in &input.txs {
-            let tx = to_meta_tx(native);
-            let outcome = if txs.len() >= MAX_BLOCK_TXS {
-                Err("block is full".to_string())
-            } else {
-                exec.apply(&tx, true)?
-            };
-            match outcome {
-                Ok(()) => {
-                    included.push(TxReceipt {
-                        native_txid: tx.native_txid.clone(),
-                        success: true,
-                        error: String::new(),
-                    });
-                    txs.push(tx);
-                }
-                Err(reason) => refused.push(RefusedTx {
-                    native_txid: tx.native_txid,
-                    reason,
-                }),
-            }
-        }
-        let pooled: Vec<MetaTx> = self.lock_mempool().ordered().cloned().collect();
-        for tx in pooled {
-            if txs.len() >= MAX_BLOCK_TXS {
-                break;
-            }
-            if exec.apply(&tx, false)?.is_ok() {
-                included.push(TxReceipt {
-                    native_txid: Vec::new(),
-                    success: true,
-                    error: String::new(),
-                });
-                txs.push(tx);
-            }
-        }
-        let block = MetaBlock {
-            header: Some(MetaBlockHeader {
-                parent_hash: tip.hash.clone(),
-                number: tip.number + 1,
-                native_height: ctx.height,
-                native_time: ctx.time,
-                tx_root: tx_root(&txs).to_vec(),
-                state_root: exec.root.to_bytes().to_vec(),
-                receipts_root: receipts_root(&included).to_vec(),
-            }),
-            txs,
-        };
-        let payload = block.encode_to_vec();
-        Ok(MetaMintBlockResult {
-            block_hash: hex::encode(sha256(&payload)),
-            payload,
-            refused,
+    pub(crate) fn block_params(
+        &self,
+        tip: &Tip,
+        ctx: &NativeContext,
+        beneficiary: Address,
+    ) -> Result<BlockParams, EngineError> {
+        let timestamp = u64::try_from(ctx.time)
+            .map_err(|_| EngineError::Invalid(format!("native time {} is negative", ctx.time)))?;
+        Ok(BlockParams {
+            number: tip.number + 1,
+            timestamp,
+            beneficiary,
+            gas_limit: self.chain.gas_limit,
+            base_fee: next_base_fee(&self.chain, tip.gas_used, tip.gas_limit, tip.base_fee),
+            parent_hash: tip.hash(),
+            chain_id: self.chain.chain_id,
         })
+    }
+
+    /// The tip's LtHash with a block's changes applied.
+    pub(crate) fn state_root(&self, tip: &Tip, executed: &Executed) -> Result<LtHash, EngineError> {
+        let mut root = LtHash::from_bytes(&tip.lthash)
+            .ok_or_else(|| EngineError::Corrupt("tip lthash".into()))?;
+        // (element, added?) for every changed entry; removing the old value
+        // and adding the new one commute, so the work splits across cores.
+        let mut elements: Vec<(Vec<u8>, bool)> = Vec::new();
+        for (a, before, after) in &executed.diff.accounts {
+            if let Some(b) = before {
+                elements.push((
+                    lthash::account_element(a, b.nonce, b.balance, b.code_hash),
+                    false,
+                ));
+            }
+            if let Some(n) = after {
+                elements.push((
+                    lthash::account_element(a, n.nonce, n.balance, n.code_hash),
+                    true,
+                ));
+            }
+        }
+        for (a, k, before, after) in &executed.diff.slots {
+            if !before.is_zero() {
+                elements.push((lthash::slot_element(a, *k, *before), false));
+            }
+            if !after.is_zero() {
+                elements.push((lthash::slot_element(a, *k, *after), true));
+            }
+        }
+        let fold = |part: &[(Vec<u8>, bool)]| {
+            let (mut added, mut removed) = (LtHash::new(), LtHash::new());
+            for (e, add) in part {
+                if *add {
+                    added.add(e);
+                } else {
+                    removed.add(e);
+                }
+            }
+            (added, removed)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts: Vec<(LtHash, LtHash)> = if threads < 2 || elements.len() < MIN_PARALLEL_ELEMENTS
+        {
+            vec![fold(&elements)]
+        } else {
+            let chunk = elements.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = elements
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(move || fold(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|_| EngineError::Corrupt("state root: a hashing thread panicked".into()))?
+        };
+        for (added, removed) in &parts {
+            root.add_hash(added);
+            root.sub_hash(removed);
+        }
+        Ok(root)
     }
 
     /// Validates `payload` as the next block and commits it atomically.
@@ -619,7 +405,7 @@ impl Engine {
     ) -> Result<MetaConnectBlockResult, EngineError> {
         let _guard = self.lock_writer();
         let tip = self.tip();
-        let hash = sha256(&input.payload);
+        let hash = keccak256(&input.payload);
         if hash.as_slice() == tip.hash.as_slice() {
             return Ok(MetaConnectBlockResult {
                 block_hash: hex::encode(hash),
@@ -633,119 +419,166 @@ impl Engine {
                 "corrupt payload: non-canonical encoding".into(),
             ));
         }
-        let header = block
+        let h = block
             .header
             .as_ref()
             .ok_or_else(|| EngineError::Invalid("corrupt payload: no header".into()))?;
-        if header.parent_hash != tip.hash {
+        if h.parent_hash != tip.hash {
             return Err(EngineError::Precondition(format!(
                 "block parent {} is not the tip {}",
-                hex::encode(&header.parent_hash),
+                hex::encode(&h.parent_hash),
                 hex::encode(&tip.hash)
             )));
         }
-        if header.number != tip.number + 1 {
+        if h.number != tip.number + 1 {
             return Err(EngineError::Invalid(format!(
                 "block number {} does not follow tip {}",
-                header.number, tip.number
+                h.number, tip.number
             )));
         }
         let ctx = input
             .context
             .ok_or_else(|| EngineError::Invalid("missing native context".into()))?;
-        if (header.native_height, header.native_time) != (ctx.height, ctx.time) {
+        if (h.native_height, h.native_time) != (ctx.height, ctx.time) {
             return Err(EngineError::Invalid(format!(
                 "block was minted for native height {} time {}, connected at height {} time {}",
-                header.native_height, header.native_time, ctx.height, ctx.time
+                h.native_height, h.native_time, ctx.height, ctx.time
             )));
         }
-
-        let carried = native_origin_txs(&block);
-        let carried_hash = ain_rs::native_txs_hash(&carried);
+        let carried_hash = ain_rs::native_txs_hash(&block.system_txs);
         if carried_hash.as_slice() != input.native_txs_hash.as_slice() {
             return Err(EngineError::Invalid(format!(
                 "payload does not match the native block: its {} deposit/withdraw txs hash to {}, the block's to {}",
-                carried.len(),
+                block.system_txs.len(),
                 hex::encode(carried_hash),
                 hex::encode(&input.native_txs_hash)
             )));
         }
-        if block.txs.len() > MAX_BLOCK_TXS {
+        if block.system_txs.len() > MAX_SYSTEM_TXS {
             return Err(EngineError::Invalid(format!(
-                "block has {} txs, more than {MAX_BLOCK_TXS}",
-                block.txs.len()
+                "block has {} system txs, more than {MAX_SYSTEM_TXS}",
+                block.system_txs.len()
             )));
         }
-        verify_all(&block.txs)
-            .map_err(|(i, e)| EngineError::Invalid(format!("tx {i} is invalid: {e}")))?;
-
-        let txn = self.db.begin_write()?;
-        let (changes, new_tip) = {
-            let accounts = txn.open_table(ACCOUNTS)?;
-            let mut exec = Execution::new(|a: &str| store::get_account(&accounts, a), &tip)?;
-            let mut receipts = Vec::new();
-            for (i, tx) in block.txs.iter().enumerate() {
-                if let Err(reason) = exec.apply(tx, false)? {
-                    return Err(EngineError::Invalid(format!("tx {i} is invalid: {reason}")));
-                }
-                receipts.push(TxReceipt {
-                    native_txid: tx.native_txid.clone(),
-                    success: true,
-                    error: String::new(),
-                });
-            }
-            let checks = [
-                ("tx root", tx_root(&block.txs), &header.tx_root),
-                ("state root", exec.root.to_bytes(), &header.state_root),
-                (
-                    "receipts root",
-                    receipts_root(&receipts),
-                    &header.receipts_root,
-                ),
-            ];
-            for (what, computed, claimed) in checks {
-                if computed.as_slice() != claimed.as_slice() {
-                    return Err(EngineError::Invalid(format!(
-                        "{what} mismatch: block claims {}, execution gives {}",
-                        hex::encode(claimed),
-                        hex::encode(computed)
-                    )));
-                }
-            }
-            let new_tip = Tip {
-                number: header.number,
-                hash: hash.to_vec(),
-                state_root: exec.root.to_bytes().to_vec(),
-                supply: exec.supply,
-            };
-            (exec.changes, new_tip)
-        };
-        let undo = Undo {
-            accounts: changes
-                .iter()
-                .map(|(a, (before, _))| UndoAccount {
-                    address: a.clone(),
-                    before: Some(*before),
-                })
-                .collect(),
-            prev_tip: Some(tip.clone()),
-        };
-        // The block's transfers leave the pool: on disk in this transaction,
-        // in memory after it. Only transfers are ever pooled.
-        let included: std::collections::HashSet<Hash> = block
-            .txs
+        let beneficiary: [u8; 20] = h.beneficiary.as_slice().try_into().map_err(|_| {
+            EngineError::Invalid(format!(
+                "beneficiary has {} bytes, not 20",
+                h.beneficiary.len()
+            ))
+        })?;
+        let params = self.block_params(&tip, &ctx, Address::from(beneficiary))?;
+        if (h.gas_limit, h.base_fee) != (params.gas_limit, params.base_fee) {
+            return Err(EngineError::Invalid(format!(
+                "block has gas limit {} and base fee {}, the chain requires {} and {}",
+                h.gas_limit, h.base_fee, params.gas_limit, params.base_fee
+            )));
+        }
+        let system: Vec<SystemTx> = block
+            .system_txs
             .iter()
-            .filter(|t| t.kind == TxKind::Transfer as i32)
-            .map(sig::tx_hash)
-            .collect();
+            .enumerate()
+            .map(|(i, n)| {
+                SystemTx::parse(n).map_err(|e| EngineError::Invalid(format!("system tx {i}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let evm_txs = self.recover_block_txs(&block.transactions)?;
+
+        let read = self.db.begin_read()?;
+        let state = store::read_state(&read)?;
+        let mut exec = Executor::new(&state, params.clone());
+        for (i, tx) in system.iter().enumerate() {
+            if let Err(reason) = exec.apply_system(tx)? {
+                return Err(EngineError::Invalid(format!(
+                    "system tx {i} is invalid: {reason}"
+                )));
+            }
+        }
+        for (i, tx) in evm_txs.iter().enumerate() {
+            if let Err(reason) = exec.apply_evm(tx)? {
+                return Err(EngineError::Invalid(format!("tx {i} is invalid: {reason}")));
+            }
+        }
+        let executed = exec.finish();
+        let root = self.state_root(&tip, &executed)?;
+        let expected = header(&params, &ctx, &executed, &root);
+        let checks: [(&str, &[u8], &[u8]); 5] = [
+            ("tx root", &expected.tx_root, &h.tx_root),
+            ("receipts root", &expected.receipts_root, &h.receipts_root),
+            ("state root", &expected.state_root, &h.state_root),
+            ("logs bloom", &expected.logs_bloom, &h.logs_bloom),
+            (
+                "gas used",
+                &expected.gas_used.to_be_bytes(),
+                &h.gas_used.to_be_bytes(),
+            ),
+        ];
+        for (what, computed, claimed) in checks {
+            if computed != claimed {
+                return Err(EngineError::Invalid(format!(
+                    "{what} mismatch: block claims {}, execution gives {}",
+                    hex::encode(claimed),
+                    hex::encode(computed)
+                )));
+            }
+        }
+        drop(state);
+        drop(read);
+
+        let supply = apply_supply(tip.supply(), &executed)?;
+        let new_tip = Tip {
+            number: h.number,
+            hash: hash.to_vec(),
+            state_root: root.checksum().to_vec(),
+            lthash: root.to_bytes(),
+            supply_wei: u256_bytes(supply),
+            burned_wei: u256_bytes(tip.burned() + executed.burned),
+            base_fee: params.base_fee,
+            gas_used: executed.gas_used,
+            gas_limit: params.gas_limit,
+            chain_id: self.chain.chain_id,
+        };
+        let block_hash_hex = hex0x(hash.as_slice());
+        let included: HashSet<B256> = evm_txs.iter().map(|t| t.hash).collect();
+        let txn = self.db.begin_write()?;
         {
+            let mut undo = Undo {
+                prev_tip: Some(tip.clone()),
+                ..Default::default()
+            };
             let mut accounts = txn.open_table(ACCOUNTS)?;
-            for (addr, (_, now)) in &changes {
-                if now.is_empty() {
-                    accounts.remove(addr.as_str())?;
+            for (a, before, after) in &executed.diff.accounts {
+                undo.accounts.push(UndoAccount {
+                    address: a.to_vec(),
+                    before: before.map(|b| b.encode().to_vec()).unwrap_or_default(),
+                });
+                match after {
+                    Some(n) => accounts.insert(a.as_slice(), n.encode().as_slice())?,
+                    None => accounts.remove(a.as_slice())?,
+                };
+            }
+            let mut storage = txn.open_table(STORAGE)?;
+            for (a, k, before, after) in &executed.diff.slots {
+                undo.slots.push(UndoSlot {
+                    address: a.to_vec(),
+                    key: u256_bytes(*k),
+                    before: u256_bytes(*before),
+                });
+                let key = store::slot_key(a, k);
+                if after.is_zero() {
+                    storage.remove(key.as_slice())?;
                 } else {
-                    accounts.insert(addr.as_str(), now.encode_to_vec().as_slice())?;
+                    storage.insert(key.as_slice(), u256_bytes(*after).as_slice())?;
                 }
+            }
+            let mut code = txn.open_table(CODE)?;
+            for (h, c) in &executed.diff.code {
+                code.insert(h.as_slice(), c.as_ref())?;
+            }
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            for (i, r) in executed.receipts.iter().enumerate() {
+                let stored = receipt_result(r, &block_hash_hex, h.number, i as u64);
+                receipts.insert(r.tx_hash.as_slice(), stored.encode_to_vec().as_slice())?;
+                undo.tx_hashes.push(r.tx_hash.to_vec());
             }
             txn.open_table(BLOCKS)?
                 .insert(hash.as_slice(), input.payload.as_slice())?;
@@ -755,8 +588,8 @@ impl Engine {
                 .insert(new_tip.number, undo.encode_to_vec().as_slice())?;
             store::put_tip(&txn, &new_tip)?;
             let mut pooled = txn.open_table(MEMPOOL)?;
-            for hash in &included {
-                pooled.remove(hash.as_slice())?;
+            for h in &included {
+                pooled.remove(h.as_slice())?;
             }
         }
         txn.commit()?;
@@ -767,16 +600,48 @@ impl Engine {
         self.publish(
             HeadEventKind::Connected,
             new_tip.number,
-            &hash,
-            &header.parent_hash,
+            hash.as_slice(),
+            &h.parent_hash,
             &new_tip,
         );
         self.set_tip(new_tip);
-        self.refill_mempool(Vec::new(), &included)?;
+        self.refill_pool(Vec::new(), &included)?;
         Ok(result)
     }
 
-    /// Rolls the tip `block_hash` back to its parent atomically.
+    /// Decodes and checks a block's EVM txs with their senders. A tx the pool
+    /// holds was checked by the same rules on admission, so its sender is
+    /// reused (as after relay); the others are recovered on all cores.
+    fn recover_block_txs(&self, txs: &[EvmTx]) -> Result<Vec<PoolTx>, EngineError> {
+        let mut out: Vec<Option<PoolTx>> = Vec::with_capacity(txs.len());
+        let mut missing = Vec::new();
+        {
+            let pool = self.lock_pool();
+            for (i, t) in txs.iter().enumerate() {
+                let pooled = pool
+                    .get(&keccak256(&t.raw))
+                    .filter(|p| p.raw.as_ref() == t.raw.as_slice());
+                if pooled.is_none() {
+                    missing.push(i);
+                }
+                out.push(pooled.cloned());
+            }
+        }
+        let raws: Vec<&[u8]> = missing.iter().map(|&i| txs[i].raw.as_slice()).collect();
+        let recovered = txpool::recover_all(&raws, &self.chain)
+            .map_err(|(k, e)| EngineError::Invalid(format!("tx {} is invalid: {e}", missing[k])))?;
+        for (i, tx) in missing.into_iter().zip(recovered) {
+            out[i] = Some(tx);
+        }
+        out.into_iter()
+            .map(|t| {
+                t.ok_or_else(|| EngineError::Corrupt("a tx of the block was not decoded".into()))
+            })
+            .collect()
+    }
+
+    /// Rolls the tip back to its parent from the undo data, and returns the
+    /// block's EVM txs to the pool.
     pub fn disconnect(
         &self,
         input: MetaDisconnectBlockInput,
@@ -797,17 +662,14 @@ impl Engine {
         }
         let payload = {
             let read = self.db.begin_read()?;
-            store::get_block(
-                &read.open_table(BLOCKS)?,
-                &parse_hash(&input.block_hash).unwrap_or_default(),
-            )?
+            store::get_block(&read.open_table(BLOCKS)?, &tip.hash())?
         };
-        let transfers: Vec<MetaTx> = payload
+        let returned: Vec<PoolTx> = payload
             .and_then(|p| MetaBlock::decode(p.as_slice()).ok())
             .map(|b| {
-                b.txs
-                    .into_iter()
-                    .filter(|t| t.kind == TxKind::Transfer as i32)
+                b.transactions
+                    .iter()
+                    .filter_map(|t| txpool::decode(&t.raw, &self.chain).ok())
                     .collect()
             })
             .unwrap_or_default();
@@ -821,12 +683,30 @@ impl Engine {
                 .map_err(|e| EngineError::Corrupt(format!("undo of block {}: {e}", tip.number)))?;
             let mut accounts = txn.open_table(ACCOUNTS)?;
             for u in &undo.accounts {
-                let before = u.before.unwrap_or_default();
-                if before.is_empty() {
-                    accounts.remove(u.address.as_str())?;
+                if u.before.is_empty() {
+                    accounts.remove(u.address.as_slice())?;
                 } else {
-                    accounts.insert(u.address.as_str(), before.encode_to_vec().as_slice())?;
+                    accounts.insert(u.address.as_slice(), u.before.as_slice())?;
                 }
+            }
+            let mut storage = txn.open_table(STORAGE)?;
+            for s in &undo.slots {
+                let (Ok(a), Ok(k)) = (
+                    <[u8; 20]>::try_from(s.address.as_slice()),
+                    <[u8; 32]>::try_from(s.key.as_slice()),
+                ) else {
+                    return Err(EngineError::Corrupt("undo slot".into()));
+                };
+                let key = store::slot_key(&Address::from(a), &U256::from_be_bytes(k));
+                if s.before.iter().all(|b| *b == 0) {
+                    storage.remove(key.as_slice())?;
+                } else {
+                    storage.insert(key.as_slice(), s.before.as_slice())?;
+                }
+            }
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            for h in &undo.tx_hashes {
+                receipts.remove(h.as_slice())?;
             }
             txn.open_table(NUMBERS)?.remove(tip.number)?;
             txn.open_table(BLOCKS)?.remove(tip.hash.as_slice())?;
@@ -834,10 +714,9 @@ impl Engine {
                 .prev_tip
                 .ok_or_else(|| EngineError::Corrupt("undo without previous tip".into()))?;
             store::put_tip(&txn, &prev)?;
-            // The block's transfers go back to the pool, durably with the rollback.
             let mut pooled = txn.open_table(MEMPOOL)?;
-            for tx in &transfers {
-                pooled.insert(sig::tx_hash(tx).as_slice(), tx.encode_to_vec().as_slice())?;
+            for tx in &returned {
+                pooled.insert(tx.hash.as_slice(), tx.raw.as_ref())?;
             }
             prev
         };
@@ -854,51 +733,69 @@ impl Engine {
             &prev,
         );
         self.set_tip(prev);
-        self.refill_mempool(transfers, &Default::default())?;
+        self.refill_pool(returned, &HashSet::new())?;
         Ok(result)
     }
 
-    /// Recomputes the state root and supply from every stored account and
-    /// checks them, and the tip block, against the stored tip.
+    /// Recomputes the state root and supply from every account and slot and
+    /// checks them, and the tip block, against the tip.
     pub fn check_integrity(&self) -> Result<(), EngineError> {
         let _guard = self.lock_writer();
         let tip = self.tip();
         let read = self.db.begin_read()?;
-        let accounts = read.open_table(ACCOUNTS)?;
-        let mut root = StateRoot::default();
-        let mut supply: i64 = 0;
-        for entry in redb::ReadableTable::iter(&accounts)? {
-            let (addr, value) = entry?;
-            let account = Account::decode(value.value())
-                .map_err(|e| EngineError::Corrupt(format!("account {}: {e}", addr.value())))?;
-            root.update(addr.value(), &Account::default(), &account);
+        let mut root = LtHash::new();
+        let mut supply = U256::ZERO;
+        for entry in read.open_table(ACCOUNTS)?.iter()? {
+            let (a, v) = entry?;
+            let (Ok(a), Some(acct)) = (<[u8; 20]>::try_from(a.value()), Acct::decode(v.value()))
+            else {
+                return Err(EngineError::Corrupt("account entry".into()));
+            };
+            root.add(&lthash::account_element(
+                &Address::from(a),
+                acct.nonce,
+                acct.balance,
+                acct.code_hash,
+            ));
             supply = supply
-                .checked_add(account.balance)
+                .checked_add(acct.balance)
                 .ok_or_else(|| EngineError::Corrupt("balances overflow".into()))?;
         }
-        if root.to_bytes().as_slice() != tip.state_root.as_slice() || supply != tip.supply {
+        for entry in read.open_table(STORAGE)?.iter()? {
+            let (k, v) = entry?;
+            let (k, v) = (k.value(), v.value());
+            if k.len() != 52 || v.len() != 32 {
+                return Err(EngineError::Corrupt("storage entry".into()));
+            }
+            root.add(&lthash::slot_element(
+                &Address::from_slice(&k[..20]),
+                U256::from_be_slice(&k[20..]),
+                U256::from_be_slice(v),
+            ));
+        }
+        if root.checksum().as_slice() != tip.state_root.as_slice() || supply != tip.supply() {
             return Err(EngineError::Corrupt(format!(
                 "state does not match tip {}: root {} vs {}, supply {} vs {}",
                 tip.number,
-                hex::encode(root.to_bytes()),
+                root.checksum(),
                 hex::encode(&tip.state_root),
                 supply,
-                tip.supply
+                tip.supply()
             )));
         }
-        let numbers = read.open_table(NUMBERS)?;
-        let at_tip = numbers
+        let at_tip = read
+            .open_table(NUMBERS)?
             .get(tip.number)?
             .map(|h| h.value().to_vec())
             .ok_or_else(|| EngineError::Corrupt(format!("no block hash at tip {}", tip.number)))?;
-        let payload = store::get_block(&read.open_table(BLOCKS)?, &hash_from_slice(&at_tip)?)?
+        let payload = store::get_block(&read.open_table(BLOCKS)?, &b256(&at_tip))?
             .ok_or_else(|| EngineError::Corrupt("tip block missing".into()))?;
         let header = MetaBlock::decode(payload.as_slice())
             .ok()
             .and_then(|b| b.header)
             .ok_or_else(|| EngineError::Corrupt("tip block does not decode".into()))?;
         if at_tip != tip.hash
-            || sha256(&payload).as_slice() != tip.hash.as_slice()
+            || keccak256(&payload).as_slice() != tip.hash.as_slice()
             || header.state_root != tip.state_root
         {
             return Err(EngineError::Corrupt(
@@ -908,16 +805,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Balance and nonce of a meta address.
+    fn parse_address(s: &str) -> Result<Address, EngineError> {
+        keys::parse_address(s).map_err(EngineError::Invalid)
+    }
+
+    /// Balance, nonces and code hash of an address.
     pub fn balance(&self, addr: &str) -> Result<MetaGetBalanceResult, EngineError> {
-        address::parse(addr).map_err(EngineError::Invalid)?;
-        let read = self.db.begin_read()?;
-        let account = store::get_account(&read.open_table(ACCOUNTS)?, addr)?;
+        let a = Self::parse_address(addr)?;
+        let acct = self.committed_account(&a)?;
+        let (nonce, balance, code_hash) = acct.map_or((0, U256::ZERO, KECCAK_EMPTY), |x| {
+            (x.nonce, x.balance, x.code_hash)
+        });
         Ok(MetaGetBalanceResult {
-            address: addr.to_string(),
-            balance: account.balance,
-            nonce: account.nonce,
-            pending_nonce: account.nonce + self.lock_mempool().pending_count(addr),
+            address: keys::checksummed(&a),
+            balance_wei: balance.to_string(),
+            nonce,
+            pending_nonce: self.lock_pool().pending_nonce(&a, nonce),
+            code_hash: hex0x(code_hash.as_slice()),
         })
     }
 
@@ -926,13 +830,13 @@ impl Engine {
         let id = BlockId::parse(id)?;
         let read = self.db.begin_read()?;
         let hash = match id {
-            BlockId::Hash(h) => h,
+            BlockId::Hash(h) => B256::from(h),
             BlockId::Height(n) => {
                 let numbers = read.open_table(NUMBERS)?;
                 let h = numbers
                     .get(n)?
                     .ok_or_else(|| EngineError::NotFound(format!("no block at height {n}")))?;
-                hash_from_slice(h.value())?
+                b256(h.value())
             }
         };
         let payload = store::get_block(&read.open_table(BLOCKS)?, &hash)?
@@ -944,147 +848,154 @@ impl Engine {
             block: Some(block),
         })
     }
-}
 
-impl MetachainService for Engine {
-    fn meta_mint_block(&self, input: MetaMintBlockInput) -> Result<MetaMintBlockResult, RpcError> {
-        Ok(self.mint(input)?)
+    fn parse_word(s: &str, what: &str) -> Result<B256, EngineError> {
+        let digits = s.strip_prefix("0x").unwrap_or(s);
+        if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(EngineError::Invalid(format!(
+                "{what} must be 0x and 1 to 64 hex digits, got {:?}",
+                s.chars().take(80).collect::<String>()
+            )));
+        }
+        let padded = format!("{digits:0>64}");
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(padded, &mut out)
+            .map_err(|e| EngineError::Invalid(format!("{what}: {e}")))?;
+        Ok(B256::from(out))
     }
 
-    fn meta_connect_block(
+    /// The receipt of a tx on the active chain.
+    pub fn receipt(&self, tx_hash: &str) -> Result<MetaGetReceiptResult, EngineError> {
+        if tx_hash.len() != 66 {
+            return Err(EngineError::Invalid(format!(
+                "tx hash must be 0x and 64 hex digits, got {} characters",
+                tx_hash.len()
+            )));
+        }
+        let h = Self::parse_word(tx_hash, "tx hash")?;
+        let read = self.db.begin_read()?;
+        let stored = read
+            .open_table(RECEIPTS)?
+            .get(h.as_slice())?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| EngineError::NotFound(format!("no mined tx {h}")))?;
+        MetaGetReceiptResult::decode(stored.as_slice())
+            .map_err(|e| EngineError::Corrupt(format!("receipt {h}: {e}")))
+    }
+
+    /// One storage word of an account.
+    pub fn storage_at(
         &self,
-        input: MetaConnectBlockInput,
-    ) -> Result<MetaConnectBlockResult, RpcError> {
-        Ok(self.connect(input)?)
+        addr: &str,
+        slot: &str,
+    ) -> Result<MetaGetStorageAtResult, EngineError> {
+        let a = Self::parse_address(addr)?;
+        let k = Self::parse_word(slot, "slot")?;
+        let read = self.db.begin_read()?;
+        let v = store::read_state(&read)?.storage(&a, &U256::from_be_bytes(k.0))?;
+        Ok(MetaGetStorageAtResult {
+            value: hex0x(&v.to_be_bytes::<32>()),
+        })
     }
 
-    fn meta_disconnect_block(
-        &self,
-        input: MetaDisconnectBlockInput,
-    ) -> Result<MetaDisconnectBlockResult, RpcError> {
-        Ok(self.disconnect(input)?)
+    /// The code of an account.
+    pub fn code(&self, addr: &str) -> Result<MetaGetCodeResult, EngineError> {
+        let a = Self::parse_address(addr)?;
+        let read = self.db.begin_read()?;
+        let state = store::read_state(&read)?;
+        let code = match state.account(&a)? {
+            Some(acct) if acct.code_hash != KECCAK_EMPTY => state
+                .code(&acct.code_hash)?
+                .ok_or_else(|| EngineError::Corrupt(format!("code of {a}")))?,
+            _ => Default::default(),
+        };
+        Ok(MetaGetCodeResult { code: hex0x(&code) })
     }
 
-    fn meta_get_tip(&self, _input: MetaGetTipInput) -> Result<MetaGetTipResult, RpcError> {
+    /// The tip as the service reports it.
+    pub fn tip_result(&self) -> MetaGetTipResult {
         let tip = self.tip();
-        Ok(MetaGetTipResult {
+        MetaGetTipResult {
             number: tip.number,
             hash: hex::encode(&tip.hash),
             state_root: hex::encode(&tip.state_root),
-            total_supply: tip.supply,
-        })
-    }
-
-    fn meta_get_balance(
-        &self,
-        input: MetaGetBalanceInput,
-    ) -> Result<MetaGetBalanceResult, RpcError> {
-        Ok(self.balance(&input.address)?)
-    }
-
-    fn meta_get_block(&self, input: MetaGetBlockInput) -> Result<MetaGetBlockResult, RpcError> {
-        Ok(self.block(&input.block_id)?)
-    }
-
-    fn meta_send_transaction(
-        &self,
-        input: MetaSendTransactionInput,
-    ) -> Result<MetaSendTransactionResult, RpcError> {
-        let tx = input.tx.ok_or_else(|| RpcError::invalid("missing tx"))?;
-        Ok(MetaSendTransactionResult {
-            tx_hash: self.submit(tx)?,
-        })
-    }
-
-    fn meta_get_status(&self, _input: MetaGetStatusInput) -> Result<MetaGetStatusResult, RpcError> {
-        let tip = self.tip();
-        Ok(MetaGetStatusResult {
-            version: VERSION.to_string(),
-            height: tip.number,
-            hash: hex::encode(&tip.hash),
-            mempool_size: self.mempool_len() as u64,
-            head_subscribers: self.head_subscribers() as u64,
-        })
-    }
-
-    fn meta_subscribe_new_heads(
-        &self,
-        _input: MetaSubscribeNewHeadsInput,
-    ) -> Result<ain_rs::Subscription<MetaHeadEvent>, RpcError> {
-        Ok(self.subscribe_heads())
-    }
-
-    fn meta_get_version(
-        &self,
-        _input: MetaGetVersionInput,
-    ) -> Result<MetaGetVersionResult, RpcError> {
-        Ok(MetaGetVersionResult {
-            version: VERSION.to_string(),
-        })
+            supply_wei: tip.supply().to_string(),
+            burned_wei: tip.burned().to_string(),
+            chain_id: tip.chain_id,
+            base_fee: tip.base_fee,
+            gas_used: tip.gas_used,
+            gas_limit: tip.gas_limit,
+            next_base_fee: next_base_fee(&self.chain, tip.gas_used, tip.gas_limit, tip.base_fee),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn pool_error(e: PoolError) -> EngineError {
+    match e {
+        PoolError::Invalid(m) | PoolError::Underpriced(m) => EngineError::Invalid(m),
+        PoolError::Known(m) => EngineError::Duplicate(m),
+        PoolError::Full(m) => EngineError::Full(m),
+    }
+}
 
-    #[test]
-    fn block_ids_are_a_hash_or_a_canonical_height() {
-        let hash = "ab".repeat(32);
-        assert_eq!(BlockId::parse(&hash).unwrap(), BlockId::Hash([0xab; 32]));
-        assert_eq!(
-            BlockId::parse(&hash.to_uppercase()).unwrap(),
-            BlockId::Hash([0xab; 32])
-        );
-        assert_eq!(
-            BlockId::parse(&"0".repeat(64)).unwrap(),
-            BlockId::Hash([0; 32])
-        );
-        for (id, n) in [
-            ("0", 0),
-            ("1", 1),
-            ("10", 10),
-            ("18446744073709551615", u64::MAX),
-        ] {
-            assert_eq!(BlockId::parse(id).unwrap(), BlockId::Height(n), "{id}");
-        }
-        let refused = [
-            "".to_string(),
-            "+1".into(),
-            "-1".into(),
-            "00".into(),
-            "01".into(),
-            " 1".into(),
-            "1 ".into(),
-            "1.0".into(),
-            "1e3".into(),
-            "0x1".into(),
-            "١".into(), // a non-ASCII digit
-            "18446744073709551616".into(),
-            "0".repeat(63),
-            "0".repeat(65),
-            format!("{}g", "a".repeat(63)),
-            format!("+{}", "a".repeat(63)),
-        ];
-        for id in refused {
-            let e = BlockId::parse(&id).unwrap_err();
-            assert!(matches!(e, EngineError::Invalid(_)), "{id:?}: {e:?}");
-            let text = e.to_string();
-            assert!(
-                text.contains("64 hex digits") && text.contains("no sign or leading zeros"),
-                "{text}"
-            );
+fn drop_from_disk(db: &Database, hashes: &[B256]) -> Result<(), EngineError> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(MEMPOOL)?;
+        for h in hashes {
+            table.remove(h.as_slice())?;
         }
     }
+    txn.commit()?;
+    Ok(())
+}
 
-    #[test]
-    fn a_huge_block_id_is_quoted_only_in_part() {
-        let id = "9".repeat(1 << 20);
-        let text = BlockId::parse(&id).unwrap_err().to_string();
-        assert!(text.len() < 400, "{text}");
-        assert!(
-            text.contains(&format!("(first 80 of {} bytes)", 1 << 20)),
-            "{text}"
-        );
+/// The supply after a block: the sum of balances changes by exactly the
+/// balance deltas of the accounts it touched.
+fn apply_supply(supply: U256, executed: &Executed) -> Result<U256, EngineError> {
+    let mut supply = supply;
+    for (_, before, after) in &executed.diff.accounts {
+        let b = before.map_or(U256::ZERO, |x| x.balance);
+        let n = after.map_or(U256::ZERO, |x| x.balance);
+        supply = supply
+            .checked_add(n)
+            .and_then(|s| s.checked_sub(b))
+            .ok_or_else(|| EngineError::Corrupt("supply out of range".into()))?;
+    }
+    Ok(supply)
+}
+
+fn receipt_result(r: &Receipt, block_hash: &str, number: u64, index: u64) -> MetaGetReceiptResult {
+    MetaGetReceiptResult {
+        tx_hash: hex0x(r.tx_hash.as_slice()),
+        block_hash: block_hash.to_string(),
+        block_number: number,
+        index,
+        tx_type: r.tx_type as u32,
+        from: keys::checksummed(&r.from),
+        to: r.to.map(|a| keys::checksummed(&a)).unwrap_or_default(),
+        contract_address: r
+            .contract_address
+            .map(|a| keys::checksummed(&a))
+            .unwrap_or_default(),
+        success: r.success,
+        gas_used: r.gas_used,
+        cumulative_gas_used: r.cumulative_gas_used,
+        effective_gas_price: u64::try_from(r.effective_gas_price).unwrap_or(u64::MAX),
+        logs: r
+            .logs
+            .iter()
+            .map(|l| MetaLog {
+                address: keys::checksummed(&l.address),
+                topics: l.topics().iter().map(|t| hex0x(t.as_slice())).collect(),
+                data: hex0x(&l.data.data),
+            })
+            .collect(),
+        native_txid: r.native_txid.map(|t| t.to_vec()).unwrap_or_default(),
+        error: r.error.clone(),
     }
 }

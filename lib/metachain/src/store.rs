@@ -1,11 +1,11 @@
 //! On-disk layout in one redb file. Every block is committed with its state
-//! changes, undo data and the new tip in one write transaction.
+//! changes, receipts, undo data and the new tip in one write transaction.
 
 use crate::error::EngineError;
-use crate::hashing::Hash;
-use crate::state::Account;
+use alloy_primitives::{Address, B256, U256};
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use revm::primitives::KECCAK_EMPTY;
 use std::path::{Path, PathBuf};
 
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -13,17 +13,60 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks");
 /// Block number -> hash, for the active chain.
 pub const NUMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("numbers");
-/// Meta address -> [`Account`].
-pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// Address (20 bytes) -> [`Acct::encode`].
+pub const ACCOUNTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("accounts");
+/// Address (20) || slot (32) -> value (32), non-zero values only.
+pub const STORAGE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("storage");
+/// Code hash -> bytecode.
+pub const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
+/// Tx hash -> encoded `MetaGetReceiptResult`, for every tx on the active chain.
+pub const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 /// Block number -> [`Undo`].
 pub const UNDO: TableDefinition<u64, &[u8]> = TableDefinition::new("undo");
-/// Tx hash -> encoded transfer, for every tx in the mempool, so a restart
-/// (even after a crash) gets them back.
+/// Tx hash -> raw tx, for every tx in the pool, so a restart gets them back.
 pub const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool");
 
 const FORMAT_KEY: &str = "format";
-const FORMAT: &[u8] = b"dmc-metachain-1";
+const FORMAT: &[u8] = b"dmc-metachain-evm-1";
 const TIP_KEY: &str = "tip";
+
+/// Balance, nonce and code of an account. `None` in the state means empty
+/// (EIP-161: nonce 0, balance 0, no code), which is never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acct {
+    pub nonce: u64,
+    pub balance: U256,
+    pub code_hash: B256,
+}
+
+impl Acct {
+    pub const ENCODED_LEN: usize = 8 + 32 + 32;
+
+    pub fn is_empty(&self) -> bool {
+        self.nonce == 0 && self.balance.is_zero() && self.code_hash == KECCAK_EMPTY
+    }
+
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[..8].copy_from_slice(&self.nonce.to_be_bytes());
+        out[8..40].copy_from_slice(&self.balance.to_be_bytes::<32>());
+        out[40..].copy_from_slice(self.code_hash.as_slice());
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Acct> {
+        if b.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let mut nonce = [0u8; 8];
+        nonce.copy_from_slice(&b[..8]);
+        Some(Acct {
+            nonce: u64::from_be_bytes(nonce),
+            balance: U256::from_be_slice(&b[8..40]),
+            code_hash: B256::from_slice(&b[40..]),
+        })
+    }
+}
 
 /// The committed tip, stored under `meta/tip` and cached in memory.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -32,27 +75,80 @@ pub struct Tip {
     pub number: u64,
     #[prost(bytes = "vec", tag = "2")]
     pub hash: Vec<u8>,
+    /// blake3 of `lthash`.
     #[prost(bytes = "vec", tag = "3")]
     pub state_root: Vec<u8>,
-    #[prost(int64, tag = "4")]
-    pub supply: i64,
+    /// The LtHash accumulator (2048 bytes).
+    #[prost(bytes = "vec", tag = "4")]
+    pub lthash: Vec<u8>,
+    /// U256 big-endian.
+    #[prost(bytes = "vec", tag = "5")]
+    pub supply_wei: Vec<u8>,
+    #[prost(bytes = "vec", tag = "6")]
+    pub burned_wei: Vec<u8>,
+    #[prost(uint64, tag = "7")]
+    pub base_fee: u64,
+    #[prost(uint64, tag = "8")]
+    pub gas_used: u64,
+    #[prost(uint64, tag = "9")]
+    pub gas_limit: u64,
+    #[prost(uint64, tag = "10")]
+    pub chain_id: u64,
 }
 
-/// The account values a block overwrote, to roll it back.
+impl Tip {
+    pub fn hash(&self) -> B256 {
+        b256(&self.hash)
+    }
+    pub fn supply(&self) -> U256 {
+        U256::from_be_slice(&self.supply_wei)
+    }
+    pub fn burned(&self) -> U256 {
+        U256::from_be_slice(&self.burned_wei)
+    }
+}
+
+/// 32 bytes as a B256; anything else (only from a corrupt file) as zero.
+pub fn b256(b: &[u8]) -> B256 {
+    if b.len() == 32 {
+        B256::from_slice(b)
+    } else {
+        B256::ZERO
+    }
+}
+
+/// What a block overwrote, to roll it back.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Undo {
     #[prost(message, repeated, tag = "1")]
     pub accounts: Vec<UndoAccount>,
-    #[prost(message, optional, tag = "2")]
+    #[prost(message, repeated, tag = "2")]
+    pub slots: Vec<UndoSlot>,
+    #[prost(message, optional, tag = "3")]
     pub prev_tip: Option<Tip>,
+    /// Hashes of the block's txs (system and EVM), whose receipts go.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub tx_hashes: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct UndoAccount {
-    #[prost(string, tag = "1")]
-    pub address: String,
-    #[prost(message, optional, tag = "2")]
-    pub before: Option<Account>,
+    #[prost(bytes = "vec", tag = "1")]
+    pub address: Vec<u8>,
+    /// [`Acct::encode`], empty when the account did not exist.
+    #[prost(bytes = "vec", tag = "2")]
+    pub before: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UndoSlot {
+    #[prost(bytes = "vec", tag = "1")]
+    pub address: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub key: Vec<u8>,
+    /// 32 bytes; zero when the slot was empty.
+    #[prost(bytes = "vec", tag = "3")]
+    pub before: Vec<u8>,
 }
 
 /// Opens or creates the database file in `dir`. Returns it with the stored tip,
@@ -74,7 +170,7 @@ pub fn open(dir: &Path) -> Result<(Database, Option<Tip>), EngineError> {
     if names.is_empty() {
         return Ok((db, None));
     }
-    let foreign = || open_err("not a metachain database (unknown format)".into());
+    let foreign = || open_err("not a metachain database of this version (unknown format)".into());
     if !names.iter().any(|n| n == META.name()) {
         return Err(foreign());
     }
@@ -101,22 +197,84 @@ pub fn put_tip(txn: &redb::WriteTransaction, tip: &Tip) -> Result<(), redb::Erro
     Ok(())
 }
 
-/// Reads an account; absent means empty.
-pub fn get_account<T: ReadableTable<&'static str, &'static [u8]>>(
-    table: &T,
-    address: &str,
-) -> Result<Account, EngineError> {
-    match table.get(address)? {
-        Some(v) => Account::decode(v.value())
-            .map_err(|e| EngineError::Corrupt(format!("account {address}: {e}"))),
-        None => Ok(Account::default()),
+pub fn slot_key(address: &Address, key: &U256) -> [u8; 52] {
+    let mut k = [0u8; 52];
+    k[..20].copy_from_slice(address.as_slice());
+    k[20..].copy_from_slice(&key.to_be_bytes::<32>());
+    k
+}
+
+/// Read access to the committed state, through any redb transaction.
+pub struct StateReader<A, S, C, N> {
+    pub accounts: A,
+    pub storage: S,
+    pub code: C,
+    pub numbers: N,
+}
+
+type Bytes = alloy_primitives::Bytes;
+
+impl<A, S, C, N> StateReader<A, S, C, N>
+where
+    A: ReadableTable<&'static [u8], &'static [u8]>,
+    S: ReadableTable<&'static [u8], &'static [u8]>,
+    C: ReadableTable<&'static [u8], &'static [u8]>,
+    N: ReadableTable<u64, &'static [u8]>,
+{
+    pub fn account(&self, a: &Address) -> Result<Option<Acct>, EngineError> {
+        match self.accounts.get(a.as_slice())? {
+            Some(v) => Acct::decode(v.value())
+                .map(Some)
+                .ok_or_else(|| EngineError::Corrupt(format!("account {a}"))),
+            None => Ok(None),
+        }
     }
+
+    pub fn storage(&self, a: &Address, key: &U256) -> Result<U256, EngineError> {
+        match self.storage.get(slot_key(a, key).as_slice())? {
+            Some(v) if v.value().len() == 32 => Ok(U256::from_be_slice(v.value())),
+            Some(_) => Err(EngineError::Corrupt(format!("storage of {a}"))),
+            None => Ok(U256::ZERO),
+        }
+    }
+
+    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, EngineError> {
+        Ok(self
+            .code
+            .get(hash.as_slice())?
+            .map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    pub fn block_hash(&self, number: u64) -> Result<B256, EngineError> {
+        Ok(self
+            .numbers
+            .get(number)?
+            .map(|v| b256(v.value()))
+            .unwrap_or_default())
+    }
+}
+
+/// A reader over a read transaction.
+pub type ReadState = StateReader<
+    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    redb::ReadOnlyTable<u64, &'static [u8]>,
+>;
+
+pub fn read_state(txn: &redb::ReadTransaction) -> Result<ReadState, EngineError> {
+    Ok(StateReader {
+        accounts: txn.open_table(ACCOUNTS)?,
+        storage: txn.open_table(STORAGE)?,
+        code: txn.open_table(CODE)?,
+        numbers: txn.open_table(NUMBERS)?,
+    })
 }
 
 /// Reads the payload of a block by hash.
 pub fn get_block<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
-    hash: &Hash,
+    hash: &B256,
 ) -> Result<Option<Vec<u8>>, EngineError> {
     Ok(table.get(hash.as_slice())?.map(|v| v.value().to_vec()))
 }

@@ -1,6 +1,7 @@
 //! Serving a metachain over the network: gRPC (tonic, with server reflection)
 //! and JSON-RPC over HTTP and WebSocket (jsonrpsee, with `rpc.discover`), both
-//! from the generated adapters, on loopback by default. `metachaind` and
+//! from the generated adapters, on loopback by default; the JSON-RPC port
+//! also serves the hand-written Ethereum methods of [`eth`]. `metachaind` and
 //! `defid -meta=--rpc-addr=...` both serve through [`start`].
 
 use ain_rs::auth::{AuthLayer, AuthMode, JwtSecret};
@@ -18,6 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
 pub mod envelope;
+pub mod eth;
+pub mod heap;
 
 /// Default open connections allowed per transport.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
@@ -159,8 +162,11 @@ fn limited_incoming(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-/// Binds and starts the servers for `svc`.
-pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<Running> {
+/// Binds and starts the servers for `engine`: the generated `meta_*`
+/// service over gRPC and JSON-RPC, and on the same JSON-RPC endpoint the
+/// Ethereum methods of [`eth`].
+pub async fn start(engine: Arc<metachain::Engine>, cfg: &ServeConfig) -> Result<Running> {
+    let svc: Arc<dyn MetachainService> = engine.clone();
     let mut running = Running {
         grpc_addr: None,
         rpc_addr: None,
@@ -227,7 +233,10 @@ pub async fn start(svc: Arc<dyn MetachainService>, cfg: &ServeConfig) -> Result<
             .await
             .with_context(|| format!("cannot bind JSON-RPC address {addr}"))?;
         running.rpc_addr = Some(server.local_addr()?);
-        let module = ain_rs::metachain_rpc_module(svc.clone(), cfg.options.clone())?;
+        let mut module = ain_rs::metachain_rpc_module(svc.clone(), cfg.options.clone())?;
+        module
+            .merge(eth::module(engine.clone())?)
+            .context("registering the eth methods")?;
         running.rpc = Some(server.start(module));
     }
     Ok(running)
@@ -289,11 +298,11 @@ impl Running {
 
 /// Runs the servers until `shutdown` resolves.
 pub async fn serve(
-    svc: Arc<dyn MetachainService>,
+    engine: Arc<metachain::Engine>,
     cfg: &ServeConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let running = start(svc, cfg).await?;
+    let running = start(engine, cfg).await?;
     shutdown.await;
     running.stop().await
 }

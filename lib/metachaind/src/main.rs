@@ -46,9 +46,12 @@ struct Settings {
     /// Longest a call may run, in seconds [default: 30]
     #[arg(long)]
     call_timeout_secs: Option<u64>,
-    /// Mempool capacity in transactions [default: 50000]
+    /// Txpool capacity in transactions [default: 10000]
     #[arg(long)]
     mempool_limit: Option<usize>,
+    /// Network: main, testnet or regtest; fixed when the datadir is created [default: regtest]
+    #[arg(long)]
+    chain: Option<String>,
 }
 
 impl Settings {
@@ -65,6 +68,7 @@ impl Settings {
             max_connections: self.max_connections.or(file.max_connections),
             call_timeout_secs: self.call_timeout_secs.or(file.call_timeout_secs),
             mempool_limit: self.mempool_limit.or(file.mempool_limit),
+            chain: self.chain.or(file.chain),
         }
     }
 }
@@ -139,7 +143,7 @@ async fn run() -> Result<()> {
         // Colour only on a terminal: log files and journald get plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if !ain_rs::heap::keep_freed_buffers() {
+    if !metachaind::heap::keep_freed_buffers() {
         tracing::warn!(
             "cannot tune the C allocator: payload buffers will be mapped afresh on every call"
         );
@@ -151,10 +155,15 @@ async fn run() -> Result<()> {
         .clone()
         .unwrap_or_else(|| datadir.join("jwt.hex"));
     let secret = metachaind::load_or_create_secret(&secret_path)?;
+    let chain = metachain::chain::params(s.chain.as_deref().unwrap_or("regtest"))
+        .map_err(|e| anyhow::anyhow!("--chain: {e}"))?;
     let engine = metachain::Engine::open_with(
         &datadir,
         metachain::EngineOptions {
-            mempool_limit: s.mempool_limit.unwrap_or(metachain::mempool::DEFAULT_LIMIT),
+            mempool_limit: s
+                .mempool_limit
+                .unwrap_or(metachain::txpool::DEFAULT_POOL_LIMIT),
+            chain,
         },
     )?;
     let tip = engine.tip();

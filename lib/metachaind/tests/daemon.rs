@@ -4,53 +4,15 @@
 use ain_rs::auth::JwtSecret;
 use ain_rs::types::*;
 use ain_rs::{Connection, ErrorCode, MetachainClient};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
-struct Daemon {
-    child: Child,
-    datadir: PathBuf,
-    grpc: String,
-    http: String,
-    ws: String,
-}
+mod common;
+use common::Daemon;
 
 impl Daemon {
-    fn start(datadir: &Path, extra: &[&str]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_metachaind"))
-            .arg("--datadir")
-            .arg(datadir)
-            .args([
-                "--grpc-addr",
-                "127.0.0.1:0",
-                "--rpc-addr",
-                "127.0.0.1:0",
-                "--log-level",
-                "warn",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn metachaind");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let urls: Vec<String> = line.split_whitespace().skip(1).map(String::from).collect();
-        assert_eq!(urls.len(), 3, "unexpected first line {line:?}");
-        Daemon {
-            child,
-            datadir: datadir.to_path_buf(),
-            grpc: urls[0].clone(),
-            http: urls[1].clone(),
-            ws: urls[2].clone(),
-        }
-    }
-
     fn secret(&self) -> JwtSecret {
         JwtSecret::from_file(&self.datadir.join("jwt.hex")).unwrap()
     }
@@ -79,20 +41,21 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 fn address(n: u8) -> String {
-    metachain::address::encode(&[n; 20])
+    format!("0x{}", hex::encode([n; 20]))
+}
+
+/// A 32-byte native txid unique per (height, index).
+fn native_txid(height: u64, i: usize) -> Vec<u8> {
+    let mut id = vec![0xd0; 32];
+    id[..8].copy_from_slice(&height.to_be_bytes());
+    id[8..16].copy_from_slice(&(i as u64).to_be_bytes());
+    id
 }
 
 fn mint_input(height: u64, n: usize) -> MetaMintBlockInput {
@@ -103,7 +66,7 @@ fn mint_input(height: u64, n: usize) -> MetaMintBlockInput {
                 from: "bcrt1native".into(),
                 to: address((i % 7) as u8 + 1),
                 amount: 100 + i as i64,
-                native_txid: format!("{height}-{i}").into_bytes(),
+                native_txid: native_txid(height, i),
                 ..Default::default()
             })
             .collect(),
@@ -111,6 +74,7 @@ fn mint_input(height: u64, n: usize) -> MetaMintBlockInput {
             height,
             time: 1_700_000_000 + height as i64,
         }),
+        beneficiary: String::new(),
     }
 }
 
@@ -133,17 +97,45 @@ async fn mint_connect_disconnect_and_queries_agree_on_every_transport() {
         .await
         .unwrap();
     assert_eq!(connected.block_hash, minted[0].block_hash);
+    let block = clients[0]
+        .meta_get_block(MetaGetBlockInput {
+            block_id: "1".into(),
+        })
+        .await
+        .unwrap()
+        .block
+        .unwrap();
+    assert_eq!(block.system_txs.len(), 3);
+    let receipt_hash = metachain::system::SystemTx::parse(&block.system_txs[0])
+        .unwrap()
+        .hash()
+        .to_string();
 
     for c in &clients {
         let tip = c.meta_get_tip(MetaGetTipInput {}).await.unwrap();
-        assert_eq!((tip.number, tip.total_supply), (1, 303));
+        // 100 + 101 + 102 native units, 10^10 wei each
+        assert_eq!(
+            (tip.number, tip.supply_wei.as_str(), tip.burned_wei.as_str()),
+            (1, "3030000000000", "0")
+        );
+        assert_eq!(tip.chain_id, 1132);
         let b = c
             .meta_get_balance(MetaGetBalanceInput {
                 address: address(1),
             })
             .await
             .unwrap();
-        assert_eq!(b.balance, 100);
+        assert_eq!(b.balance_wei, "1000000000000");
+        assert_eq!(b.address, "0x0101010101010101010101010101010101010101");
+        let receipt = c
+            .meta_get_receipt(MetaGetReceiptInput {
+                tx_hash: receipt_hash.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(receipt.tx_type, 0x7e);
+        assert_eq!(receipt.native_txid, native_txid(1, 0));
+        assert!(receipt.success);
         let block = c
             .meta_get_block(MetaGetBlockInput {
                 block_id: "1".into(),
@@ -832,4 +824,198 @@ async fn batches_serve_their_good_requests_and_answer_each_bad_one() {
     );
     let reply = post_json(&d.http, batch(1000).as_bytes()).await;
     assert_eq!(reply.as_array().unwrap().len(), 1000);
+}
+
+/// Mints on the daemon's tip with `input` and connects the block.
+async fn mint_and_connect(c: &MetachainClient, input: MetaMintBlockInput) -> MetaMintBlockResult {
+    let m = c.meta_mint_block(input.clone()).await.unwrap();
+    assert!(m.refused.is_empty(), "{:?}", m.refused);
+    c.meta_connect_block(MetaConnectBlockInput {
+        payload: m.payload.clone(),
+        context: input.context,
+        native_txs_hash: ain_rs::native_txs_hash(&input.txs).to_vec(),
+    })
+    .await
+    .unwrap();
+    m
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_txs_are_pooled_mined_and_have_receipts_on_every_transport() {
+    use metachain::keys;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &[]);
+    let clients = d.clients().await;
+    let key = keys::MetaKey::from_secret(&[0x46; 32]).unwrap();
+    let from = keys::checksummed(&key.address());
+    let mut fund = mint_input(1, 0);
+    fund.txs.push(NativeTx {
+        kind: TxKind::Deposit as i32,
+        from: "bcrt1native".into(),
+        to: from.clone(),
+        amount: 100_000_000, // 1 coin
+        native_txid: native_txid(1, 0),
+        ..Default::default()
+    });
+    mint_and_connect(&clients[0], fund).await;
+
+    let to = keys::parse_address(&address(2)).unwrap();
+    let mut hashes = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        let raw = keys::sign_transfer(
+            &key,
+            1132,
+            i as u64,
+            to,
+            keys::parse_wei("1000").unwrap(),
+            2_000_000_000,
+            1_000_000_000,
+            21_000,
+        );
+        let sent = c
+            .meta_send_transaction(MetaSendTransactionInput { raw: raw.clone() })
+            .await
+            .unwrap();
+        assert_eq!(sent.tx_hash, keys::tx_hash(&raw).to_string());
+        let e = c
+            .meta_send_transaction(MetaSendTransactionInput { raw })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyExists, "{e:?}");
+        hashes.push(sent.tx_hash);
+    }
+    // another chain's tx is refused with a clear message
+    let foreign = keys::sign_transfer(
+        &key,
+        1,
+        3,
+        to,
+        keys::parse_wei("1").unwrap(),
+        2_000_000_000,
+        1_000_000_000,
+        21_000,
+    );
+    let e = clients[1]
+        .meta_send_transaction(MetaSendTransactionInput { raw: foreign })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+    assert!(e.message.contains("wrong chain id: got 1"), "{e:?}");
+
+    let status = clients[2]
+        .meta_get_status(MetaGetStatusInput {})
+        .await
+        .unwrap();
+    assert_eq!(status.mempool_size, 3);
+    let b = clients[0]
+        .meta_get_balance(MetaGetBalanceInput {
+            address: from.to_lowercase(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (b.address.as_str(), b.nonce, b.pending_nonce),
+        (&*from, 0, 3)
+    );
+
+    let mut block2 = mint_input(2, 0);
+    block2.beneficiary = address(9);
+    let m = mint_and_connect(&clients[1], block2).await;
+    for c in &clients {
+        for (i, h) in hashes.iter().enumerate() {
+            let r = c
+                .meta_get_receipt(MetaGetReceiptInput { tx_hash: h.clone() })
+                .await
+                .unwrap();
+            assert_eq!(r.block_hash.trim_start_matches("0x"), m.block_hash);
+            assert_eq!((r.block_number, r.index), (2, i as u64));
+            assert_eq!((r.tx_type, r.success, r.gas_used), (2, true, 21_000));
+            assert_eq!(r.cumulative_gas_used, 21_000 * (i as u64 + 1));
+            // base fee 1 gwei + tip 1 gwei
+            assert_eq!(r.effective_gas_price, 2_000_000_000);
+            assert_eq!((r.from.as_str(), r.to.as_str()), (&*from, &*address(2)));
+        }
+        let tip = c.meta_get_tip(MetaGetTipInput {}).await.unwrap();
+        assert_eq!(tip.gas_used, 63_000);
+        assert_eq!(tip.burned_wei, (63_000u64 * 1_000_000_000).to_string());
+        let coinbase = c
+            .meta_get_balance(MetaGetBalanceInput {
+                address: address(9),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            coinbase.balance_wei,
+            (63_000u64 * 1_000_000_000).to_string()
+        );
+        // the supply lost exactly what was burned
+        assert_eq!(
+            tip.supply_wei,
+            (1_000_000_000_000_000_000u64 - 63_000 * 1_000_000_000).to_string()
+        );
+        let e = c
+            .meta_get_receipt(MetaGetReceiptInput {
+                tx_hash: format!("0x{}", "ab".repeat(32)),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+        let code = c
+            .meta_get_code(MetaGetCodeInput {
+                address: address(2),
+            })
+            .await
+            .unwrap();
+        assert_eq!(code.code, "0x");
+        let word = c
+            .meta_get_storage_at(MetaGetStorageAtInput {
+                address: address(2),
+                slot: "0x0".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(word.value, format!("0x{}", "0".repeat(64)));
+    }
+    assert_eq!(
+        clients[0]
+            .meta_get_status(MetaGetStatusInput {})
+            .await
+            .unwrap()
+            .mempool_size,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chain_flag_fixes_the_network_of_a_datadir() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &["--chain", "main"]);
+    let c = d.client(&d.http, None).await;
+    let tip = c.meta_get_tip(MetaGetTipInput {}).await.unwrap();
+    assert_eq!((tip.number, tip.chain_id), (0, 1130));
+    drop(c);
+    assert!(d.stop().success());
+
+    let ports = ["--grpc-addr", "127.0.0.1:0", "--rpc-addr", "127.0.0.1:0"];
+    // the default is regtest: the main datadir is refused
+    let err = failed_start(dir.path(), &ports);
+    assert!(
+        err.starts_with("Error: cannot open metachain database")
+            && err.contains("chain id 1130, not 1132"),
+        "{err}"
+    );
+    let err = failed_start(dir.path(), &[&ports[..], &["--chain", "testnet"]].concat());
+    assert!(err.contains("chain id 1130, not 1131"), "{err}");
+    let err = failed_start(&dir.path().join("new"), &["--chain", "mainnet"]);
+    assert!(
+        err.starts_with("Error: --chain: unknown network \"mainnet\""),
+        "{err}"
+    );
+
+    let d = Daemon::start(dir.path(), &["--chain", "main"]);
+    let c = d.client(&d.grpc, None).await;
+    assert_eq!(
+        c.meta_get_tip(MetaGetTipInput {}).await.unwrap().chain_id,
+        1130
+    );
 }

@@ -26,9 +26,10 @@ TX_TYPE_NAMES = {TX_COINBASE: "coinbase", TX_TRANSFER: "transfer", TX_DEPOSIT: "
 COIN = 100_000_000
 REGTEST_BITS = 0x207FFFFF
 REGTEST_REWARD = 50 * COIN
-REGTEST_HRP, META_HRP = "dfrt", "dmc"
-# Reader limits of src/primitives/transaction.cpp.
-MAX_ADDRESS_LEN, MAX_META_PUBKEY_LEN, MAX_SIG_LEN = 128, 65, 72
+REGTEST_HRP = "dfrt"
+# Reader limits of src/primitives/transaction.cpp: a native address, a 0x meta
+# address ("0x" + 40 hex digits), a 65-byte EIP-712 meta signature, a native signature.
+MAX_ADDRESS_LEN, MAX_META_ADDRESS_LEN, META_SIGNATURE_SIZE, MAX_SIG_LEN = 128, 42, 65, 72
 
 
 def sha256(b):
@@ -123,7 +124,6 @@ class NativeKey:
         self.sk = SigningKey.from_secret_exponent(secret, curve=SECP256k1)
         self.pubkey = self.sk.get_verifying_key().to_string("compressed")
         self.address = address(self.pubkey)
-        self.meta_address = address(self.pubkey, META_HRP)
 
     def sign_hash(self, digest):
         return self.sk.sign_digest_deterministic(digest, hashfunc=hashlib.sha256,
@@ -132,17 +132,17 @@ class NativeKey:
 
 class CTransaction:
     def __init__(self, type=TX_TRANSFER, from_=bytes(33), to="", amount=0, fee=0, nonce=0, meta_from="",
-                 meta_nonce=0, meta_pubkey=b"", meta_signature=b"", signature=b""):
+                 meta_nonce=0, meta_signature=b"", signature=b""):
         self.type, self.from_, self.to = type, bytes(from_), to
         self.amount, self.fee, self.nonce = amount, fee, nonce
         self.meta_from, self.meta_nonce = meta_from, meta_nonce
-        self.meta_pubkey, self.meta_signature = bytes(meta_pubkey), bytes(meta_signature)
+        self.meta_signature = bytes(meta_signature)
         self.signature = bytes(signature)
 
     def _body(self, w):
         w.int("B", self.type).fixed(self.from_, 33).str(self.to)
         w.int("q", self.amount).int("q", self.fee).int("Q", self.nonce)
-        w.str(self.meta_from).int("Q", self.meta_nonce).bytes(self.meta_pubkey).bytes(self.meta_signature)
+        w.str(self.meta_from).int("Q", self.meta_nonce).bytes(self.meta_signature)
         return w
 
     def write(self, w):
@@ -162,10 +162,9 @@ class CTransaction:
         tx.from_ = r.fixed(33)
         tx.to = r.ascii(MAX_ADDRESS_LEN)
         tx.amount, tx.fee, tx.nonce = r.int("q"), r.int("q"), r.int("Q")
-        tx.meta_from = r.ascii(MAX_ADDRESS_LEN)
+        tx.meta_from = r.ascii(MAX_META_ADDRESS_LEN)
         tx.meta_nonce = r.int("Q")
-        tx.meta_pubkey = r.bytes(MAX_META_PUBKEY_LEN)
-        tx.meta_signature = r.bytes(MAX_SIG_LEN)
+        tx.meta_signature = r.bytes(META_SIGNATURE_SIZE)
         tx.signature = r.bytes(MAX_SIG_LEN)
         return tx
 

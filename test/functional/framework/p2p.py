@@ -414,14 +414,16 @@ class P2PConnection:
     Every message received is kept in `messages[command]` (unknown commands
     as their raw payload), in order. `wait_for(command)` returns the next
     message of that command not yet returned by an earlier wait_for. Pings
-    are answered with pongs; a version is answered with a verack. A message
+    are answered with pongs (unless `answer_pings` is False); a version is
+    answered with a verack. A message
     from the node that breaks docs/p2p.md is a node bug: it is kept in
     `error`, the connection closes, and waits raise it."""
 
     def __init__(self, host, port, magic=MAGIC["regtest"], start_height=0, relay=True, user_agent=USER_AGENT,
-                 source=None):
+                 source=None, answer_pings=True):
         self.host, self.port, self.magic = host, port, bytes(magic)
         self.source = source  # a local address to connect from (any of 127.0.0.0/8 on loopback)
+        self.answer_pings = answer_pings  # False: the node measures no ping time for this peer
         self.start_height, self.relay, self.user_agent = start_height, relay, user_agent
         self.nonce = int.from_bytes(os.urandom(8), "little")
         self.sock = None
@@ -545,7 +547,7 @@ class P2PConnection:
                 pass
 
     def _on_message(self, command, msg):
-        if command == "ping":
+        if command == "ping" and self.answer_pings:
             self.send_message(msg_pong(msg.nonce))
         elif command == "version":
             self.send_message(msg_verack())

@@ -1,10 +1,16 @@
 """TestNode: one defid in its own data directory, with an RPC proxy:
-`node.getblockcount()` calls the node's JSON-RPC with its cookie."""
+`node.getblockcount()` calls the node's JSON-RPC with its cookie.
+
+Results are parsed exactly: JSON numbers with a fraction or exponent become
+Decimal (amounts have 8 decimals, metachain coins 18), integers stay int; a
+Decimal parameter is sent as a string of its exact digits."""
 import base64
+import json
 import os
 import signal
 import socket
 import subprocess
+from decimal import Decimal
 
 import requests
 
@@ -15,6 +21,23 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _default(o):
+    if isinstance(o, Decimal):
+        return format(o, "f")
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def dumps(body):
+    """JSON text of `body`; a Decimal goes as a string of its exact digits, no
+    exponent (amount arguments take strings)."""
+    return json.dumps(body, default=_default)
+
+
+def loads(text):
+    """A JSON reply with fractional numbers as Decimal (exact)."""
+    return json.loads(text, parse_float=Decimal)
 
 
 class RPCError(Exception):
@@ -107,11 +130,11 @@ class TestNode:
         user_pass = auth if auth is not None else self.auth()
         headers = {"Authorization": "Basic " + base64.b64encode(user_pass.encode()).decode(),
                    "Content-Type": "application/json"}
-        data = body if raw else __import__("json").dumps(body)
+        data = body if raw else dumps(body)
         return requests.post(self.url, data=data, headers=headers, timeout=60)
 
     def rpc(self, method, *params):
-        reply = self.post({"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)}).json()
+        reply = loads(self.post({"jsonrpc": "1.0", "id": 1, "method": method, "params": list(params)}).text)
         if reply.get("error"):
             raise RPCError(reply["error"])
         return reply["result"]
