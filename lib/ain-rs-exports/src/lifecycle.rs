@@ -105,6 +105,7 @@ pub fn ain_init(datadir: &str, args: &str) -> Result<(), FfiError> {
                     ..Default::default()
                 },
                 max_connections: metachaind::DEFAULT_MAX_CONNECTIONS,
+                filter_timeout: metachaind::eth_pubsub::DEFAULT_FILTER_TIMEOUT,
             };
             let running = runtime()?.block_on(metachaind::start(engine.clone(), &cfg))?;
             *SERVERS.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);

@@ -7,12 +7,13 @@ use crate::block_id::BlockId;
 use crate::builder::header;
 use crate::chain::ChainParams;
 use crate::error::EngineError;
+use crate::eth::ChainEvent;
 use crate::executor::{BlockParams, Executed, Executor, Receipt};
 use crate::keys;
 use crate::lthash::{self, LtHash};
 use crate::store::{
-    self, b256, Acct, Tip, Undo, UndoAccount, UndoSlot, ACCOUNTS, BLOCKS, CODE, MEMPOOL, NUMBERS,
-    RECEIPTS, STORAGE, UNDO,
+    self, b256, Acct, BlockLogs, StoredLog, Tip, Undo, UndoAccount, UndoSlot, ACCOUNTS, BLOCKS,
+    CODE, LOGS, MEMPOOL, NUMBERS, RECEIPTS, STORAGE, UNDO,
 };
 use crate::system::SystemTx;
 use crate::txpool::{self, PoolError, PoolTx, TxPool};
@@ -37,6 +38,8 @@ pub struct Engine {
     pub(crate) pool: Mutex<TxPool>,
     /// Head events for subscribers.
     heads: tokio::sync::broadcast::Sender<MetaHeadEvent>,
+    /// Blocks with their logs, and admitted txs, for the eth subscriptions.
+    events: tokio::sync::broadcast::Sender<ChainEvent>,
 }
 
 /// Head events buffered per subscriber before it counts as fallen behind.
@@ -116,6 +119,7 @@ impl Engine {
             writer: Mutex::new(()),
             pool: Mutex::new(TxPool::new(options.mempool_limit)),
             heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
+            events: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
         };
         engine.reload_pool()?;
         Ok(engine)
@@ -168,6 +172,7 @@ impl Engine {
             txn.open_table(t)?;
         }
         txn.open_table(UNDO)?;
+        txn.open_table(LOGS)?;
         store::put_tip(&txn, &tip)?;
         txn.commit()?;
         Ok(tip)
@@ -209,6 +214,12 @@ impl Engine {
     /// A receiver of every head connected or disconnected from now on.
     pub fn subscribe_heads(&self) -> tokio::sync::broadcast::Receiver<MetaHeadEvent> {
         self.heads.subscribe()
+    }
+
+    /// A receiver of every block connected or disconnected (with its logs)
+    /// and every tx admitted to the pool from now on.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
     }
 
     /// Number of live head subscriptions.
@@ -263,6 +274,8 @@ impl Engine {
             self.lock_pool().remove(&hash);
             return Err(e);
         }
+        // No subscriber is not an error.
+        let _ = self.events.send(ChainEvent::Pending(hash));
         Ok(hash)
     }
 
@@ -538,6 +551,23 @@ impl Engine {
             chain_id: self.chain.chain_id,
         };
         let block_hash_hex = hex0x(hash.as_slice());
+        let block_logs = BlockLogs {
+            block_hash: hash.to_vec(),
+            logs: executed
+                .receipts
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| {
+                    r.logs.iter().map(move |l| StoredLog {
+                        tx_hash: r.tx_hash.to_vec(),
+                        tx_index: i as u64,
+                        address: l.address.to_vec(),
+                        topics: l.topics().iter().map(|t| t.to_vec()).collect(),
+                        data: l.data.data.to_vec(),
+                    })
+                })
+                .collect(),
+        };
         let included: HashSet<B256> = evm_txs.iter().map(|t| t.hash).collect();
         let txn = self.db.begin_write()?;
         {
@@ -580,6 +610,10 @@ impl Engine {
                 receipts.insert(r.tx_hash.as_slice(), stored.encode_to_vec().as_slice())?;
                 undo.tx_hashes.push(r.tx_hash.to_vec());
             }
+            if !block_logs.logs.is_empty() {
+                txn.open_table(LOGS)?
+                    .insert(h.number, block_logs.encode_to_vec().as_slice())?;
+            }
             txn.open_table(BLOCKS)?
                 .insert(hash.as_slice(), input.payload.as_slice())?;
             txn.open_table(NUMBERS)?
@@ -604,6 +638,11 @@ impl Engine {
             &h.parent_hash,
             &new_tip,
         );
+        let _ = self.events.send(ChainEvent::Connected {
+            number: new_tip.number,
+            hash,
+            logs: crate::eth::indexed_logs(new_tip.number, &block_logs)?.into(),
+        });
         self.set_tip(new_tip);
         self.refill_pool(Vec::new(), &included)?;
         Ok(result)
@@ -674,6 +713,7 @@ impl Engine {
             })
             .unwrap_or_default();
         let txn = self.db.begin_write()?;
+        let removed_logs;
         let prev = {
             let mut undo_table = txn.open_table(UNDO)?;
             let undo = undo_table.remove(tip.number)?.ok_or_else(|| {
@@ -708,6 +748,16 @@ impl Engine {
             for h in &undo.tx_hashes {
                 receipts.remove(h.as_slice())?;
             }
+            let logs = txn
+                .open_table(LOGS)?
+                .remove(tip.number)?
+                .map(|v| v.value().to_vec());
+            removed_logs = match logs {
+                Some(raw) => BlockLogs::decode(raw.as_slice()).map_err(|e| {
+                    EngineError::Corrupt(format!("logs of block {}: {e}", tip.number))
+                })?,
+                None => BlockLogs::default(),
+            };
             txn.open_table(NUMBERS)?.remove(tip.number)?;
             txn.open_table(BLOCKS)?.remove(tip.hash.as_slice())?;
             let prev = undo
@@ -732,6 +782,11 @@ impl Engine {
             &prev.hash,
             &prev,
         );
+        let _ = self.events.send(ChainEvent::Disconnected {
+            number: tip.number,
+            hash: tip.hash(),
+            logs: crate::eth::indexed_logs(tip.number, &removed_logs)?.into(),
+        });
         self.set_tip(prev);
         self.refill_pool(returned, &HashSet::new())?;
         Ok(result)

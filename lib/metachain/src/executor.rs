@@ -204,6 +204,26 @@ impl<'s> Executor<'s> {
         }
     }
 
+    /// [`Executor::call`], with every account the call read or wrote and
+    /// the storage slots it touched of each (what an access list names).
+    pub fn call_touching(
+        &mut self,
+        tx: TxEnv,
+    ) -> Result<Result<(ExecutionResult, Vec<(Address, Vec<U256>)>), String>, EngineError> {
+        match self.evm.transact(tx) {
+            Ok(out) => {
+                let touched = out
+                    .state
+                    .into_iter()
+                    .map(|(a, acct)| (a, acct.storage.into_keys().collect()))
+                    .collect();
+                Ok(Ok((out.result, touched)))
+            }
+            Err(EVMError::Database(e)) => Err(EngineError::Corrupt(e.0)),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
     fn state(&mut self) -> &mut Overlay<'s> {
         self.evm.ctx.db_mut()
     }

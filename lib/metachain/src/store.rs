@@ -23,6 +23,8 @@ pub const CODE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("code");
 pub const RECEIPTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("receipts");
 /// Block number -> [`Undo`].
 pub const UNDO: TableDefinition<u64, &[u8]> = TableDefinition::new("undo");
+/// Block number -> [`BlockLogs`], for blocks of the active chain that logged.
+pub const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 /// Tx hash -> raw tx, for every tx in the pool, so a restart gets them back.
 pub const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool");
 
@@ -131,6 +133,30 @@ pub struct Undo {
     pub tx_hashes: Vec<Vec<u8>>,
 }
 
+/// Every log of a block, in block order (a log's index is its position).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BlockLogs {
+    #[prost(bytes = "vec", tag = "1")]
+    pub block_hash: Vec<u8>,
+    #[prost(message, repeated, tag = "2")]
+    pub logs: Vec<StoredLog>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredLog {
+    #[prost(bytes = "vec", tag = "1")]
+    pub tx_hash: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    pub tx_index: u64,
+    #[prost(bytes = "vec", tag = "3")]
+    pub address: Vec<u8>,
+    /// 32 bytes each.
+    #[prost(bytes = "vec", repeated, tag = "4")]
+    pub topics: Vec<Vec<u8>>,
+    #[prost(bytes = "vec", tag = "5")]
+    pub data: Vec<u8>,
+}
+
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct UndoAccount {
     #[prost(bytes = "vec", tag = "1")]
@@ -210,6 +236,52 @@ pub struct StateReader<A, S, C, N> {
     pub storage: S,
     pub code: C,
     pub numbers: N,
+    /// Values as they were at an earlier block, read before the tables.
+    pub past: PastState,
+}
+
+/// The accounts and slots that blocks after an earlier block changed, with
+/// their values at that block: the committed state rolled back in memory
+/// from the undo data.
+#[derive(Default)]
+pub struct PastState {
+    accounts: std::collections::HashMap<Address, Option<Acct>>,
+    slots: std::collections::HashMap<(Address, U256), U256>,
+}
+
+impl PastState {
+    /// Rolls back one more block (the lowest so far): its before-values win.
+    fn undo(&mut self, undo: &Undo) -> Result<(), EngineError> {
+        for u in &undo.accounts {
+            let a =
+                address20(&u.address).ok_or_else(|| EngineError::Corrupt("undo account".into()))?;
+            let before = if u.before.is_empty() {
+                None
+            } else {
+                Some(
+                    Acct::decode(&u.before)
+                        .ok_or_else(|| EngineError::Corrupt(format!("undo of {a}")))?,
+                )
+            };
+            self.accounts.insert(a, before);
+        }
+        for s in &undo.slots {
+            let a =
+                address20(&s.address).ok_or_else(|| EngineError::Corrupt("undo slot".into()))?;
+            if s.key.len() != 32 || s.before.len() != 32 {
+                return Err(EngineError::Corrupt(format!("undo slot of {a}")));
+            }
+            self.slots.insert(
+                (a, U256::from_be_slice(&s.key)),
+                U256::from_be_slice(&s.before),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn address20(b: &[u8]) -> Option<Address> {
+    <[u8; 20]>::try_from(b).ok().map(Address::from)
 }
 
 type Bytes = alloy_primitives::Bytes;
@@ -222,6 +294,9 @@ where
     N: ReadableTable<u64, &'static [u8]>,
 {
     pub fn account(&self, a: &Address) -> Result<Option<Acct>, EngineError> {
+        if let Some(past) = self.past.accounts.get(a) {
+            return Ok(*past);
+        }
         match self.accounts.get(a.as_slice())? {
             Some(v) => Acct::decode(v.value())
                 .map(Some)
@@ -231,6 +306,9 @@ where
     }
 
     pub fn storage(&self, a: &Address, key: &U256) -> Result<U256, EngineError> {
+        if let Some(past) = self.past.slots.get(&(*a, *key)) {
+            return Ok(*past);
+        }
         match self.storage.get(slot_key(a, key).as_slice())? {
             Some(v) if v.value().len() == 32 => Ok(U256::from_be_slice(v.value())),
             Some(_) => Err(EngineError::Corrupt(format!("storage of {a}"))),
@@ -268,7 +346,38 @@ pub fn read_state(txn: &redb::ReadTransaction) -> Result<ReadState, EngineError>
         storage: txn.open_table(STORAGE)?,
         code: txn.open_table(CODE)?,
         numbers: txn.open_table(NUMBERS)?,
+        past: PastState::default(),
     })
+}
+
+/// The state as it was after block `number` of the active chain, read
+/// through `txn`: the state of the tip `txn` sees, rolled back by the undo
+/// data of every block above `number` (the caller bounds how many).
+pub fn read_state_at(txn: &redb::ReadTransaction, number: u64) -> Result<ReadState, EngineError> {
+    let tip = read_tip(txn)?;
+    let mut state = read_state(txn)?;
+    if number >= tip.number {
+        return Ok(state);
+    }
+    let undo = txn.open_table(UNDO)?;
+    for n in ((number + 1)..=tip.number).rev() {
+        let raw = undo
+            .get(n)?
+            .ok_or_else(|| EngineError::Corrupt(format!("no undo data for block {n}")))?;
+        let u = Undo::decode(raw.value())
+            .map_err(|e| EngineError::Corrupt(format!("undo of block {n}: {e}")))?;
+        state.past.undo(&u)?;
+    }
+    Ok(state)
+}
+
+/// The tip as `txn` sees it.
+pub fn read_tip(txn: &redb::ReadTransaction) -> Result<Tip, EngineError> {
+    let meta = txn.open_table(META)?;
+    let raw = meta
+        .get(TIP_KEY)?
+        .ok_or_else(|| EngineError::Corrupt("database has no tip".into()))?;
+    Tip::decode(raw.value()).map_err(|e| EngineError::Corrupt(format!("tip: {e}")))
 }
 
 /// Reads the payload of a block by hash.

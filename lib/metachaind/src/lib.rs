@@ -20,6 +20,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub mod envelope;
 pub mod eth;
+pub mod eth_pubsub;
 pub mod heap;
 
 /// Default open connections allowed per transport.
@@ -36,6 +37,8 @@ pub struct ServeConfig {
     pub options: ServerOptions,
     /// Open connections allowed per transport.
     pub max_connections: u32,
+    /// How long an `eth_newFilter` & co. filter lives unpolled.
+    pub filter_timeout: std::time::Duration,
 }
 
 /// Servers that are up, with the addresses they actually bound.
@@ -217,6 +220,7 @@ pub async fn start(engine: Arc<metachain::Engine>, cfg: &ServeConfig) -> Result<
             .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
                 envelope::MAX_BATCH as u32,
             ))
+            .set_id_provider(HexIdProvider)
             .build();
         let server = jsonrpsee::server::Server::builder()
             .set_config(config)
@@ -235,11 +239,22 @@ pub async fn start(engine: Arc<metachain::Engine>, cfg: &ServeConfig) -> Result<
         running.rpc_addr = Some(server.local_addr()?);
         let mut module = ain_rs::metachain_rpc_module(svc.clone(), cfg.options.clone())?;
         module
-            .merge(eth::module(engine.clone())?)
+            .merge(eth::module(engine.clone(), cfg.filter_timeout)?)
             .context("registering the eth methods")?;
         running.rpc = Some(server.start(module));
     }
     Ok(running)
+}
+
+/// Subscription ids as geth gives them: 16 random bytes as `0x` hex.
+#[derive(Debug)]
+struct HexIdProvider;
+
+impl jsonrpsee::server::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let id: [u8; 16] = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{}", hex::encode(id)).into())
+    }
 }
 
 /// A refused (oversized) body is never read, so its connection cannot carry

@@ -46,6 +46,9 @@ struct Settings {
     /// Longest a call may run, in seconds [default: 30]
     #[arg(long)]
     call_timeout_secs: Option<u64>,
+    /// Seconds an unpolled eth filter lives [default: 300]
+    #[arg(long)]
+    rpc_filter_timeout_secs: Option<u64>,
     /// Txpool capacity in transactions [default: 10000]
     #[arg(long)]
     mempool_limit: Option<usize>,
@@ -67,6 +70,9 @@ impl Settings {
             max_request_size: self.max_request_size.or(file.max_request_size),
             max_connections: self.max_connections.or(file.max_connections),
             call_timeout_secs: self.call_timeout_secs.or(file.call_timeout_secs),
+            rpc_filter_timeout_secs: self
+                .rpc_filter_timeout_secs
+                .or(file.rpc_filter_timeout_secs),
             mempool_limit: self.mempool_limit.or(file.mempool_limit),
             chain: self.chain.or(file.chain),
         }
@@ -193,6 +199,10 @@ async fn run() -> Result<()> {
         max_connections: s
             .max_connections
             .unwrap_or(metachaind::DEFAULT_MAX_CONNECTIONS),
+        filter_timeout: s.rpc_filter_timeout_secs.map_or(
+            metachaind::eth_pubsub::DEFAULT_FILTER_TIMEOUT,
+            Duration::from_secs,
+        ),
     };
     let engine = Arc::new(engine);
     let running = metachaind::start(engine.clone(), &cfg).await?;
