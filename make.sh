@@ -51,11 +51,11 @@ cmd_deps() {
     log "Rust toolchain $have ok"
 }
 
-# The tests' Solidity compiler: solc-js pinned in test/contracts/package-lock.json,
-# installed with `npm ci` when node_modules is missing or the lock changed (its sha256
-# is kept in node_modules/.lock.sha256).
+# The tests' npm packages, each pinned in its package-lock.json and installed with
+# `npm ci` when node_modules is missing or the lock changed (its sha256 is kept in
+# node_modules/.lock.sha256): solc-js in test/contracts (the Solidity compiler), ethers
+# in test/ethers (the ethers v6 client test, test_eth_ethers.py).
 cmd_deps_contracts() {
-    local dir="$ROOT/test/contracts" stamp="$ROOT/test/contracts/node_modules/.lock.sha256" want
     if ! command -v npm >/dev/null; then
         log "installing Debian packages: nodejs npm"
         local sudo=""
@@ -63,13 +63,20 @@ cmd_deps_contracts() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm
     fi
+    npm_ci_if_changed test/contracts solc
+    npm_ci_if_changed test/ethers ethers
+}
+
+# npm ci in $ROOT/$1 when node_modules/$2 is missing or package-lock.json changed.
+npm_ci_if_changed() {
+    local dir="$ROOT/$1" pkg="$2" stamp="$ROOT/$1/node_modules/.lock.sha256" want
     want="$(sha256sum "$dir/package-lock.json" | awk '{print $1}')"
-    if [ ! -d "$dir/node_modules/solc" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        log "installing the Solidity compiler: npm ci in test/contracts"
+    if [ ! -d "$dir/node_modules/$pkg" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "installing $pkg: npm ci in $1"
         npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
         echo "$want" >"$stamp"
     fi
-    log "solc-js $(node -p "require('$dir/node_modules/solc/package.json').version") in test/contracts"
+    log "$pkg $(node -p "require('$dir/node_modules/$pkg/package.json').version") in $1"
 }
 
 # Installs a file only when its content changed, so unchanged inputs never

@@ -8,77 +8,12 @@ A deposit funds an eth-account key; web3 deploys the ERC-20 (test/contracts/Toke
 with a signed raw tx (its own fee and gas defaults), defid's generatetoaddress mines it,
 then balances, a transfer with its Transfer event, gas estimates, a revert surfacing as
 ContractLogicError with its reason (Reverter.sol), blocks with full txs and txs by hash."""
-import re
-
 import pytest
-from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, ContractLogicError, Web3RPCError
 
 from framework import contracts
+from framework.eth_chain import ETH_MODES, EthChain
 from framework.meta_key import GWEI, REGTEST_CHAIN_ID, WEI_PER_COIN, MetaKey
-from framework.metachain import mine
-from framework.metachaind import Metachaind
-from framework.test_node import TestNode
-
-ETH_MODES = ["metachaind", "ffi"]
-
-
-class EthChain:
-    """A defid mining a metachain, the web3 endpoint of that metachain, and native coins to deposit."""
-
-    def __init__(self, mode, defid_bin, metachaind_bin, tmp):
-        self.server = None
-        if mode == "metachaind":
-            self.server = Metachaind(metachaind_bin, str(tmp / "metachaind")).start()
-            self.node = TestNode(defid_bin, str(tmp / "node"), self.server.defid_args("grpc")).start()
-            self.node.wait_for_rpc()
-            url = self.server.http_url
-        else:
-            self.node = TestNode(defid_bin, str(tmp / "node"),
-                                 ["-meta=--grpc-addr=127.0.0.1:0 --rpc-addr=127.0.0.1:0"]).start()
-            self.node.wait_for_rpc()
-            urls = re.search(r"embedded metachain serving grpc://\S+ (http://\S+)", self.node.debug_log)
-            assert urls, self.node.debug_log
-            url = urls.group(1)
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
-        self.addr = self.node.getnewaddress()
-        self.node._mining_address = self.addr
-        mine(self.node, 3)
-        self._secret = 0xE7400
-
-    def stop(self):
-        self.node.kill()
-        if self.server:
-            self.server.stop()
-
-    def mine(self, n=1):
-        return mine(self.node, n)
-
-    def funded_key(self, coins=10):
-        self._secret += 1
-        key = MetaKey(self._secret)
-        self.node.deposittometachain(self.addr, key.address, coins)
-        self.mine()
-        return key
-
-    def send(self, key, tx):
-        """Fills the nonce and chain id, signs with eth-account, sends it raw, mines it; the receipt."""
-        tx = dict(tx)
-        tx.setdefault("nonce", self.w3.eth.get_transaction_count(key.address, "pending"))
-        tx.setdefault("chainId", REGTEST_CHAIN_ID)
-        signed = key.account.sign_transaction(tx)
-        txhash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        assert txhash == signed.hash
-        self.mine()
-        return self.w3.eth.wait_for_transaction_receipt(txhash, timeout=30, poll_latency=0.1)
-
-    def deploy(self, key, name, *args):
-        c = contracts.load(name)
-        factory = self.w3.eth.contract(abi=c.abi, bytecode=c.bytecode)
-        tx = factory.constructor(*args).build_transaction({"from": key.address})
-        receipt = self.send(key, tx)
-        assert receipt.status == 1, receipt
-        return self.w3.eth.contract(address=receipt.contractAddress, abi=c.abi), receipt
 
 
 @pytest.fixture(scope="module", params=ETH_MODES)
