@@ -151,6 +151,8 @@ cmd_bench() {
     cargo bench --locked -p metachain --bench engine
     log "P2P: initial sync and propagation"
     python3 "$ROOT/test/bench/p2p_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
+    log "Ethereum JSON-RPC: latency and ERC-20 throughput vs anvil (Foundry, tools/foundry)"
+    python3 "$ROOT/test/bench/eth_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
 }
 
 FUZZ_DIR="$ROOT/build-fuzz"
