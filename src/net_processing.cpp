@@ -1,6 +1,8 @@
 #include <net_processing.h>
 
 #include <chainparams.h>
+#include <metachain/backend.h>
+#include <metachain/bridge.h>
 #include <txmempool.h>
 #include <util/logging.h>
 #include <util/time.h>
@@ -91,6 +93,8 @@ void PeerManager::ProcessMessage(NodeId id, const p2p::Message& msg)
                 OnBlock(id, m.block, out);
             } else if constexpr (std::is_same_v<T, p2p::MsgTx>) {
                 OnTx(id, m.tx);
+            } else if constexpr (std::is_same_v<T, p2p::MsgMetaTx>) {
+                OnMetaTx(id, m);
             } else if constexpr (std::is_same_v<T, p2p::MsgGetHeaders>) {
                 OnGetHeaders(id, m, out);
             } else if constexpr (std::is_same_v<T, p2p::MsgGetData>) {
@@ -220,6 +224,86 @@ void PeerManager::OnTx(NodeId id, const CTransaction& tx)
     if (state.IsInvalid() && SenderToBlame(state.GetResult())) Punish(id, "invalid tx: " + state.ToString());
 }
 
+void PeerManager::OnMetaTx(NodeId id, const p2p::MsgMetaTx& msg)
+{
+    metachain::Backend* meta = m_chain.Metachain();
+    if (!meta) return;
+    std::string hex = metachain::TxHash(msg.raw);
+    if (hex.rfind("0x", 0) == 0) hex.erase(0, 2);
+    const auto hash = ParseHash(hex);
+    if (!hash) return;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (auto it = m_peers.find(id); it != m_peers.end()) Remember(it->second.known_meta_txs, *hash);
+        m_meta_requested.erase(*hash);
+        if (m_meta_txs.count(*hash)) return;
+    }
+    mc::MetaSendTransactionInput in{};
+    in.raw = metachain::ToRustBytes(msg.raw);
+    try {
+        meta->SendTransaction(in);
+    } catch (const metachain::Error& e) {
+        // Invalid in itself: the sender relayed garbage. Anything else (known,
+        // stale, pool full, the metachain unreachable) blames nobody.
+        if (e.IsRejection() && e.Code() == "invalid-argument") {
+            return Punish(id, std::string("invalid metachain tx: ") + e.what());
+        }
+        LogPrint("peer " + std::to_string(id) + " sent metachain tx " + HexStr(*hash) + ": " + e.what());
+        return;
+    }
+    // Accepted: the next feed read announces it to the other peers.
+}
+
+void PeerManager::PollMetaTxs()
+{
+    metachain::Backend* meta = m_chain.Metachain();
+    if (!meta) return;
+    std::unique_lock<std::mutex> poll(m_meta_poll, std::try_to_lock);
+    if (!poll.owns_lock()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - m_meta_polled < META_POLL_INTERVAL) return;
+    m_meta_polled = now;
+    mc::MetaGetPendingTxsResult feed;
+    try {
+        mc::MetaGetPendingTxsInput in{};
+        in.epoch = m_meta_epoch;
+        in.since = m_meta_next;
+        feed = meta->GetPendingTxs(in);
+    } catch (const std::exception& e) {
+        // The metachain is down or restarting: its block calls will tell.
+        LogPrint(std::string("metachain relay feed: ") + e.what());
+        return;
+    }
+    m_meta_epoch = feed.epoch;
+    m_meta_next = feed.next;
+    if (feed.txs.empty()) return;
+    std::vector<NodeId> ids;
+    m_connman.ForEachNode([&ids](NodeId id) { ids.push_back(id); });
+    std::map<NodeId, p2p::MsgInv> announce;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (const auto& tx : feed.txs) {
+            if (tx.hash.size() != 32) continue;
+            uint256 hash;
+            std::copy(tx.hash.begin(), tx.hash.end(), hash.begin());
+            if (!m_meta_txs.emplace(hash, std::vector<uint8_t>(tx.raw.begin(), tx.raw.end())).second) continue;
+            m_meta_order.push_back(hash);
+            while (m_meta_order.size() > MAX_RELAY_META_TXS) {
+                m_meta_txs.erase(m_meta_order.front());
+                m_meta_order.pop_front();
+            }
+            for (NodeId id : ids) {
+                auto it = m_peers.find(id);
+                if (it == m_peers.end() || !Remember(it->second.known_meta_txs, hash)) continue;
+                auto& inv = announce[id];
+                if (inv.items.size() < p2p::MAX_INV) inv.items.push_back({p2p::InvType::MetaTx, hash});
+            }
+        }
+    }
+    for (auto& [id, inv] : announce)
+        m_connman.PushMessage(id, inv);
+}
+
 void PeerManager::OnGetHeaders(NodeId id, const p2p::MsgGetHeaders& msg, Outbox& out)
 {
     std::lock_guard<std::recursive_mutex> chain_lock(m_chain.cs);
@@ -253,6 +337,13 @@ void PeerManager::OnGetData(NodeId id, const p2p::MsgGetData& msg, Outbox& out)
             }
             ++blocks;
             out.emplace_back(id, p2p::MsgBlock{std::move(*block)});
+        } else if (item.type == p2p::InvType::MetaTx) {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (const auto it = m_meta_txs.find(item.hash); it != m_meta_txs.end()) {
+                out.emplace_back(id, p2p::MsgMetaTx{it->second});
+            } else {
+                missing.items.push_back(item);
+            }
         } else if (auto tx = m_mempool.Get(item.hash)) {
             out.emplace_back(id, p2p::MsgTx{std::move(*tx)});
         } else {
@@ -275,6 +366,16 @@ void PeerManager::OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out)
                 block_announced = true;
                 continue;
             }
+            if (item.type == p2p::InvType::MetaTx) {
+                Remember(it->second.known_meta_txs, item.hash);
+                if (!m_chain.Metachain() || m_meta_txs.count(item.hash)) continue;
+                const auto now = std::chrono::steady_clock::now();
+                const auto asked = m_meta_requested.find(item.hash);
+                if (asked != m_meta_requested.end() && now - asked->second < META_REQUEST_TIMEOUT) continue;
+                m_meta_requested[item.hash] = now;
+                ask.items.push_back(item);
+                continue;
+            }
             Remember(it->second.known_txs, item.hash);
             if (!m_mempool.Contains(item.hash)) ask.items.push_back(item);
         }
@@ -288,6 +389,7 @@ void PeerManager::OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out)
 
 void PeerManager::SendMessages(NodeId id)
 {
+    PollMetaTxs();
     Outbox out;
     bool stalled = false;
     int64_t headers = -1, blocks = -1;

@@ -6,6 +6,13 @@
 // sender misbehave (typed states decide, never text); one that arrives early,
 // late or unasked is never punished. A metachain failure while connecting a
 // block ends the process (ChainState's FatalError), blaming no peer.
+//
+// Metachain txs travel beside native ones: the metachain's relay feed
+// (GetPendingTxs, polled) names the txs its pool admitted, from any source;
+// they are announced as `metatx` inventory to peers that do not know them,
+// fetched once from one announcer, and handed to the metachain. A tx the
+// metachain finds invalid in itself makes its sender misbehave; one that is
+// only stale (a used nonce, an underpriced replacement) does not.
 #ifndef DEFI_NET_PROCESSING_H
 #define DEFI_NET_PROCESSING_H
 
@@ -13,6 +20,7 @@
 #include <validationinterface.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -29,6 +37,12 @@ public:
     static constexpr size_t MAX_BLOCKS_PER_GETDATA = 128;
     // `headers` whose first header does not connect, tolerated per peer.
     static constexpr int MAX_UNCONNECTING_HEADERS = 10;
+    // Metachain txs kept to answer getdata; the oldest go first.
+    static constexpr size_t MAX_RELAY_META_TXS = 20000;
+    // How often the metachain's relay feed is read.
+    static constexpr std::chrono::milliseconds META_POLL_INTERVAL{100};
+    // A metachain tx asked of a peer may be asked of another after this.
+    static constexpr std::chrono::seconds META_REQUEST_TIMEOUT{20};
 
     PeerManager(ChainState& chain, Mempool& mempool, CConnman& connman,
                 std::chrono::seconds stall_timeout = std::chrono::seconds(10));
@@ -53,6 +67,7 @@ private:
         int unconnecting_headers{0};
         // Txs it has or was told of, so none is announced to it twice.
         std::set<uint256> known_txs;
+        std::set<uint256> known_meta_txs;
     };
     using Outbox = std::vector<std::pair<NodeId, p2p::Message>>;
 
@@ -62,6 +77,10 @@ private:
     void OnGetHeaders(NodeId id, const p2p::MsgGetHeaders& msg, Outbox& out);
     void OnGetData(NodeId id, const p2p::MsgGetData& msg, Outbox& out);
     void OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out);
+    void OnMetaTx(NodeId id, const p2p::MsgMetaTx& msg);
+    // Reads the metachain's relay feed (at most every META_POLL_INTERVAL)
+    // and announces what is new. Takes no lock on entry.
+    void PollMetaTxs();
     // Asks `id` for the blocks on its best branch that nobody is fetching.
     // Caller holds the chain lock and m_mutex.
     void RequestBlocks(NodeId id, Peer& peer, Outbox& out);
@@ -81,6 +100,16 @@ private:
     std::mutex m_mutex; // guards the members below; taken after the chain lock
     std::map<NodeId, Peer> m_peers;
     std::map<uint256, NodeId> m_block_requests; // every block in flight, and from whom
+    // Metachain txs the feed named, by hash, in arrival order.
+    std::map<uint256, std::vector<uint8_t>> m_meta_txs;
+    std::deque<uint256> m_meta_order;
+    // Metachain txs asked of a peer, with when.
+    std::map<uint256, std::chrono::steady_clock::time_point> m_meta_requested;
+
+    std::mutex m_meta_poll; // one feed read at a time; guards the cursor
+    uint64_t m_meta_epoch{0};
+    uint64_t m_meta_next{0};
+    std::chrono::steady_clock::time_point m_meta_polled{};
 };
 
 #endif // DEFI_NET_PROCESSING_H

@@ -242,6 +242,8 @@ const char* InvTypeName(InvType t)
         return "tx";
     case InvType::Block:
         return "block";
+    case InvType::MetaTx:
+        return "metatx";
     }
     return "unknown";
 }
@@ -378,7 +380,8 @@ template <const char* const* Cmd> InvMessage<Cmd> InvMessage<Cmd>::Deserialize(c
     m.items.reserve(n);
     for (uint32_t i = 0; i < n; ++i) {
         const uint32_t type = r.Int<uint32_t>();
-        if (type != static_cast<uint32_t>(InvType::Tx) && type != static_cast<uint32_t>(InvType::Block)) {
+        if (type != static_cast<uint32_t>(InvType::Tx) && type != static_cast<uint32_t>(InvType::Block) &&
+            type != static_cast<uint32_t>(InvType::MetaTx)) {
             throw SerializeError("inventory entry " + std::to_string(i) + " has unknown type " + std::to_string(type));
         }
         m.items.push_back({static_cast<InvType>(type), r.Fixed<32>()});
@@ -439,6 +442,16 @@ MsgHeaders MsgHeaders::Deserialize(const std::vector<uint8_t>& payload)
         m.headers.push_back(CBlockHeader::Read(r));
     r.ExpectEnd();
     return m;
+}
+
+MsgMetaTx MsgMetaTx::Deserialize(const std::vector<uint8_t>& payload)
+{
+    if (payload.empty()) throw SerializeError("empty metachain tx");
+    if (payload.size() > MAX_META_TX_SIZE) {
+        throw SerializeError("metachain tx of " + std::to_string(payload.size()) + " bytes, more than " +
+                             std::to_string(MAX_META_TX_SIZE));
+    }
+    return {payload};
 }
 
 const char* CommandOf(const Message& m)

@@ -39,6 +39,8 @@ constexpr size_t MAX_ADDR = 1000;
 constexpr size_t MAX_INV = 50000;
 constexpr size_t MAX_LOCATOR = 101;
 constexpr size_t MAX_HEADERS = 2000;
+// The metachain's txpool refuses larger txs.
+constexpr size_t MAX_META_TX_SIZE = 128 * 1024;
 
 constexpr size_t NET_ADDRESS_SIZE = 8 + 16 + 2;
 constexpr size_t TIMED_ADDRESS_SIZE = 4 + NET_ADDRESS_SIZE;
@@ -139,7 +141,8 @@ struct TimedAddress {
     bool operator==(const TimedAddress& o) const { return time == o.time && addr == o.addr; }
 };
 
-enum class InvType : uint32_t { Tx = 1, Block = 2 };
+// MetaTx: a metachain (EVM) tx, named by its keccak256 hash.
+enum class InvType : uint32_t { Tx = 1, Block = 2, MetaTx = 0x10 };
 const char* InvTypeName(InvType t);
 
 struct Inv {
@@ -244,8 +247,16 @@ struct MsgTx {
     static MsgTx Deserialize(const std::vector<uint8_t>& payload) { return {CTransaction::Deserialize(payload)}; }
 };
 
+// A metachain tx: its EIP-2718 bytes, checked only by the metachain.
+struct MsgMetaTx {
+    static constexpr const char* COMMAND = "metatx";
+    std::vector<uint8_t> raw;
+    std::vector<uint8_t> Serialize() const { return raw; }
+    static MsgMetaTx Deserialize(const std::vector<uint8_t>& payload);
+};
+
 using Message = std::variant<MsgVersion, MsgVerack, MsgPing, MsgPong, MsgGetAddr, MsgAddr, MsgInv, MsgGetData,
-                             MsgNotFound, MsgGetHeaders, MsgHeaders, MsgBlock, MsgTx>;
+                             MsgNotFound, MsgGetHeaders, MsgHeaders, MsgBlock, MsgTx, MsgMetaTx>;
 
 const char* CommandOf(const Message& m);
 std::vector<uint8_t> EncodePayload(const Message& m);

@@ -70,6 +70,10 @@ public:
     {
         return Guarded([&] { return mc::get_receipt(in); });
     }
+    mc::MetaGetPendingTxsResult GetPendingTxs(const mc::MetaGetPendingTxsInput& in) override
+    {
+        return Guarded([&] { return mc::get_pending_txs(in); });
+    }
     mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
     {
         return Guarded([&] { return mc::get_storage_at(in); });
@@ -127,6 +131,10 @@ public:
     mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) override
     {
         return Guarded([&] { return ain_rpc::CallMetaGetReceipt(*m_client, in); });
+    }
+    mc::MetaGetPendingTxsResult GetPendingTxs(const mc::MetaGetPendingTxsInput& in) override
+    {
+        return Guarded([&] { return ain_rpc::CallMetaGetPendingTxs(*m_client, in); });
     }
     mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
     {

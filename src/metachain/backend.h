@@ -51,6 +51,8 @@ public:
     virtual mc::MetaGetBlockResult GetBlock(const mc::MetaGetBlockInput& in) = 0;
     virtual mc::MetaSendTransactionResult SendTransaction(const mc::MetaSendTransactionInput& in) = 0;
     virtual mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) = 0;
+    // The relay feed: txs admitted to the txpool since a sequence number.
+    virtual mc::MetaGetPendingTxsResult GetPendingTxs(const mc::MetaGetPendingTxsInput& in) = 0;
     virtual mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) = 0;
     virtual mc::MetaGetCodeResult GetCode(const mc::MetaGetCodeInput& in) = 0;
 };

@@ -96,9 +96,12 @@ def test_deposit_deploy_transfer_and_read(chain):
     assert by_hash.stateRoot == block.stateRoot and by_hash.parentHash == block.parentHash
     assert w3.eth.get_block(block.number - 1).hash == block.parentHash
 
-    # Only the tip's state is kept.
-    with pytest.raises(Web3RPCError, match="historical state is not available"):
-        w3.eth.get_balance(key.address, block_identifier=block.number - 1)
+    # State at an older block is read through the undo data; the deploy's gas
+    # was paid in this block.
+    assert w3.eth.get_balance(key.address, block_identifier=block.number - 1) > w3.eth.get_balance(key.address)
+    assert w3.eth.get_code(token.address, block_identifier="earliest") == b""
+    with pytest.raises(Web3RPCError, match="header not found"):
+        w3.eth.get_balance(key.address, block_identifier=block.number + 5)
     assert w3.eth.get_balance(key.address, block_identifier=block.number) == w3.eth.get_balance(key.address)
 
 

@@ -40,7 +40,22 @@ pub struct Engine {
     heads: tokio::sync::broadcast::Sender<MetaHeadEvent>,
     /// Blocks with their logs, and admitted txs, for the eth subscriptions.
     events: tokio::sync::broadcast::Sender<ChainEvent>,
+    /// Admitted txs by sequence number, for relay.
+    feed: Mutex<Feed>,
 }
+
+/// The txs admitted to the pool, numbered from 0 in each process (`epoch`
+/// tells processes apart), the latest [`FEED_CAPACITY`] kept.
+struct Feed {
+    epoch: u64,
+    next: u64,
+    entries: std::collections::VecDeque<(u64, B256)>,
+}
+
+/// Admitted txs the relay feed remembers.
+pub const FEED_CAPACITY: usize = 65_536;
+/// Most txs one feed read returns.
+pub const FEED_READ_LIMIT: usize = 1000;
 
 /// Head events buffered per subscriber before it counts as fallen behind.
 const HEAD_EVENT_BUFFER: usize = 1024;
@@ -120,6 +135,11 @@ impl Engine {
             pool: Mutex::new(TxPool::new(options.mempool_limit)),
             heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
             events: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
+            feed: Mutex::new(Feed {
+                epoch: rand::random::<u64>() | 1,
+                next: 0,
+                entries: Default::default(),
+            }),
         };
         engine.reload_pool()?;
         Ok(engine)
@@ -255,7 +275,7 @@ impl Engine {
         let replaced = self
             .lock_pool()
             .add(tx, nonce, balance)
-            .map_err(pool_error)?;
+            .map_err(stateful_pool_error)?;
         // Durable before the caller hears "accepted". The writer lock keeps
         // mint and connect out meanwhile.
         let persisted = (|| -> Result<(), EngineError> {
@@ -274,9 +294,62 @@ impl Engine {
             self.lock_pool().remove(&hash);
             return Err(e);
         }
+        {
+            let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+            let seq = feed.next;
+            feed.next += 1;
+            feed.entries.push_back((seq, hash));
+            if feed.entries.len() > FEED_CAPACITY {
+                feed.entries.pop_front();
+            }
+        }
         // No subscriber is not an error.
         let _ = self.events.send(ChainEvent::Pending(hash));
         Ok(hash)
+    }
+
+    /// The relay feed: txs admitted from `since` on that are still pooled
+    /// (see `MetaGetPendingTxsInput`).
+    pub fn pending_txs(&self, input: &MetaGetPendingTxsInput) -> MetaGetPendingTxsResult {
+        let limit = match input.limit as usize {
+            0 => FEED_READ_LIMIT,
+            n => n.min(FEED_READ_LIMIT),
+        };
+        let (epoch, next, wanted, gap) = {
+            let feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+            let since = if input.epoch == feed.epoch {
+                input.since
+            } else {
+                0
+            };
+            let first = feed.entries.front().map_or(feed.next, |e| e.0);
+            let wanted: Vec<(u64, B256)> = feed
+                .entries
+                .iter()
+                .filter(|e| e.0 >= since)
+                .take(limit)
+                .copied()
+                .collect();
+            let next = wanted.last().map_or(feed.next, |e| e.0 + 1);
+            (feed.epoch, next, wanted, since < first)
+        };
+        let pool = self.lock_pool();
+        let txs = wanted
+            .into_iter()
+            .filter_map(|(seq, hash)| {
+                pool.get(&hash).map(|t| MetaPendingTx {
+                    seq,
+                    hash: hash.to_vec(),
+                    raw: t.raw.to_vec(),
+                })
+            })
+            .collect();
+        MetaGetPendingTxsResult {
+            epoch,
+            next,
+            txs,
+            gap,
+        }
     }
 
     /// Re-admits the persisted pool against the committed state.
@@ -867,6 +940,8 @@ impl Engine {
     /// Balance, nonces and code hash of an address.
     pub fn balance(&self, addr: &str) -> Result<MetaGetBalanceResult, EngineError> {
         let a = Self::parse_address(addr)?;
+        // The account and the pool from one moment (see `pending_nonce`).
+        let _guard = self.lock_writer();
         let acct = self.committed_account(&a)?;
         let (nonce, balance, code_hash) = acct.map_or((0, U256::ZERO, KECCAK_EMPTY), |x| {
             (x.nonce, x.balance, x.code_hash)
@@ -991,6 +1066,16 @@ fn pool_error(e: PoolError) -> EngineError {
         PoolError::Invalid(m) | PoolError::Underpriced(m) => EngineError::Invalid(m),
         PoolError::Known(m) => EngineError::Duplicate(m),
         PoolError::Full(m) => EngineError::Full(m),
+    }
+}
+
+/// A tx that decoded but does not fit the state or the pool (a nonce
+/// already used, too few funds, an underpriced replacement) fails a
+/// precondition: a peer relaying it may only be late, not at fault.
+fn stateful_pool_error(e: PoolError) -> EngineError {
+    match e {
+        PoolError::Invalid(m) | PoolError::Underpriced(m) => EngineError::Precondition(m),
+        other => pool_error(other),
     }
 }
 

@@ -394,6 +394,10 @@ impl Engine {
 
     /// The nonce the account's next tx takes, counting its pending pool txs.
     pub fn pending_nonce(&self, a: &Address) -> Result<u64, EngineError> {
+        // The account and the pool from one moment: a block connected in
+        // between would take its txs out of the pool after we read a nonce
+        // from before it.
+        let _guard = self.lock_writer();
         let nonce = self.account(a)?.map_or(0, |x| x.nonce);
         Ok(self.lock_pool().pending_nonce(a, nonce))
     }

@@ -50,6 +50,13 @@ impl MetachainService for Engine {
         })
     }
 
+    fn meta_get_pending_txs(
+        &self,
+        input: MetaGetPendingTxsInput,
+    ) -> Result<MetaGetPendingTxsResult, RpcError> {
+        Ok(self.pending_txs(&input))
+    }
+
     fn meta_get_receipt(
         &self,
         input: MetaGetReceiptInput,

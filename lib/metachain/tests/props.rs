@@ -307,7 +307,11 @@ proptest! {
                     Act::Store(..) => Ok(Default::default()),
                 };
                 if let Err(e) = submitted {
-                    prop_assert!(matches!(e, EngineError::Invalid(_)), "{:?}", e);
+                    prop_assert!(
+                        matches!(e, EngineError::Invalid(_) | EngineError::Precondition(_)),
+                        "{:?}",
+                        e
+                    );
                 }
             }
             let before = snapshot(&engine, &addrs);

@@ -39,7 +39,8 @@ MAX_INV = 50_000
 MAX_LOCATOR = 101
 MAX_HEADERS = 2000
 HEADER_BYTES = 124
-MSG_TX, MSG_BLOCK = 1, 2
+MSG_TX, MSG_BLOCK, MSG_META_TX = 1, 2, 0x10
+MAX_META_TX_SIZE = 128 * 1024
 USER_AGENT = "/defi-test-peer:0.1/"
 
 # Kinds of violation, as the table in docs/p2p.md names them.
@@ -224,7 +225,7 @@ class msg_addr(Message):
 
 
 class _InvMessage(Message):
-    """items: a list of (type, 32-byte hash); type MSG_TX or MSG_BLOCK."""
+    """items: a list of (type, 32-byte hash); type MSG_TX, MSG_BLOCK or MSG_META_TX."""
 
     def __init__(self, items=()):
         self.items = [(t, bytes(h)) for t, h in items]
@@ -243,7 +244,7 @@ class _InvMessage(Message):
         items = []
         for i in range(n):
             t = r.int("I")
-            if t not in (MSG_TX, MSG_BLOCK):
+            if t not in (MSG_TX, MSG_BLOCK, MSG_META_TX):
                 raise SerializeError(f"inventory entry {i} has unknown type {t}")
             items.append((t, r.fixed(32)))
         r.expect_end()
@@ -340,8 +341,26 @@ class msg_tx(Message):
         return cls(CTransaction.deserialize(payload))
 
 
+class msg_metatx(Message):
+    """A metachain tx: its raw EIP-2718 bytes are the whole payload."""
+    command = "metatx"
+
+    def __init__(self, raw=b""):
+        self.raw = bytes(raw)
+
+    def serialize(self):
+        return self.raw
+
+    @classmethod
+    def deserialize(cls, payload):
+        if not payload or len(payload) > MAX_META_TX_SIZE:
+            raise SerializeError(f"metachain tx of {len(payload)} bytes")
+        return cls(payload)
+
+
 MESSAGES = {cls.command: cls for cls in (msg_version, msg_verack, msg_ping, msg_pong, msg_getaddr, msg_addr, msg_inv,
-                                         msg_getdata, msg_notfound, msg_getheaders, msg_headers, msg_block, msg_tx)}
+                                         msg_getdata, msg_notfound, msg_getheaders, msg_headers, msg_block, msg_tx,
+                                         msg_metatx)}
 
 
 def _command_ok(command):
