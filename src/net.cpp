@@ -834,6 +834,13 @@ void CConnman::ThreadMessageHandler()
                 }
             }
         }
+        if (events && !m_interrupt) {
+            try {
+                events->Round();
+            } catch (const std::exception& e) {
+                LogPrint(std::string("Error: message round: ") + e.what());
+            }
+        }
         FinalizeClosed();
         std::unique_lock<std::mutex> lock(m_msg_mutex);
         if (!more) m_msg_cv.wait_for(lock, MESSAGE_ROUND, [this] { return m_msg_wake || m_interrupt; });

@@ -80,6 +80,8 @@ public:
     // After each processing round, for every connected peer (timers, stall
     // checks). Rounds run at least every 100 ms.
     virtual void SendMessages(NodeId id) = 0;
+    // Once per processing round, peers or not.
+    virtual void Round() {}
 };
 
 // Score at which a peer is disconnected and banned for -bantime.

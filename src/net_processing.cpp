@@ -304,6 +304,47 @@ void PeerManager::PollMetaTxs()
         m_connman.PushMessage(id, inv);
 }
 
+void PeerManager::Round()
+{
+    PollMetaTxs();
+    ReportNetworkStatus();
+}
+
+void PeerManager::ReportNetworkStatus()
+{
+    metachain::Backend* meta = m_chain.Metachain();
+    if (!meta) return;
+    bool syncing = false;
+    uint64_t tip = 0, highest = 0;
+    {
+        std::lock_guard<std::recursive_mutex> chain_lock(m_chain.cs);
+        syncing = m_chain.IsInitialBlockDownload(GetTime());
+        tip = m_chain.Tip()->height();
+        highest = m_chain.BestHeader()->height();
+    }
+    const auto peers = static_cast<uint32_t>(m_connman.GetNodeCount(CConnman::Direction::All));
+    std::unique_lock<std::mutex> guard(m_meta_poll, std::try_to_lock);
+    if (!guard.owns_lock()) return;
+    if (!syncing) m_sync_start.reset();
+    if (syncing && !m_sync_start) m_sync_start = tip;
+    const auto status = std::make_tuple(syncing, m_sync_start.value_or(tip), highest, peers);
+    const auto now = std::chrono::steady_clock::now();
+    if (status == m_meta_status && now - m_meta_status_sent < META_STATUS_INTERVAL) return;
+    mc::MetaNetworkStatus in{};
+    in.syncing = syncing;
+    in.starting_block = std::get<1>(status);
+    in.highest_block = highest;
+    in.peers = peers;
+    try {
+        meta->SetNetworkStatus(in);
+    } catch (const std::exception& e) {
+        LogPrint(std::string("metachain network status: ") + e.what());
+        return;
+    }
+    m_meta_status = status;
+    m_meta_status_sent = now;
+}
+
 void PeerManager::OnGetHeaders(NodeId id, const p2p::MsgGetHeaders& msg, Outbox& out)
 {
     std::lock_guard<std::recursive_mutex> chain_lock(m_chain.cs);
@@ -389,7 +430,6 @@ void PeerManager::OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out)
 
 void PeerManager::SendMessages(NodeId id)
 {
-    PollMetaTxs();
     Outbox out;
     bool stalled = false;
     int64_t headers = -1, blocks = -1;

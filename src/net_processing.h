@@ -23,6 +23,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <set>
 #include <vector>
 
@@ -43,6 +45,8 @@ public:
     static constexpr std::chrono::milliseconds META_POLL_INTERVAL{100};
     // A metachain tx asked of a peer may be asked of another after this.
     static constexpr std::chrono::seconds META_REQUEST_TIMEOUT{20};
+    // The metachain hears the network status at least this often.
+    static constexpr std::chrono::seconds META_STATUS_INTERVAL{1};
 
     PeerManager(ChainState& chain, Mempool& mempool, CConnman& connman,
                 std::chrono::seconds stall_timeout = std::chrono::seconds(10));
@@ -52,6 +56,8 @@ public:
     void FinalizeNode(NodeId id) override;
     void ProcessMessage(NodeId id, const p2p::Message& msg) override;
     void SendMessages(NodeId id) override;
+    // Reads the metachain's relay feed and reports the network status.
+    void Round() override;
 
     // CValidationInterface: announce new tips and pooled txs.
     void UpdatedBlockTip(const CBlockIndex* new_tip, const CBlockIndex* fork) override;
@@ -81,6 +87,10 @@ private:
     // Reads the metachain's relay feed (at most every META_POLL_INTERVAL)
     // and announces what is new. Takes no lock on entry.
     void PollMetaTxs();
+    // Tells the metachain whether we are in initial block download, the
+    // heights and the peer count (for eth_syncing, net_peerCount): when they
+    // change, and every META_STATUS_INTERVAL. Takes no lock on entry.
+    void ReportNetworkStatus();
     // Asks `id` for the blocks on its best branch that nobody is fetching.
     // Caller holds the chain lock and m_mutex.
     void RequestBlocks(NodeId id, Peer& peer, Outbox& out);
@@ -110,6 +120,10 @@ private:
     uint64_t m_meta_epoch{0};
     uint64_t m_meta_next{0};
     std::chrono::steady_clock::time_point m_meta_polled{};
+    // The status last reported, and when (guarded by m_meta_poll).
+    std::tuple<bool, uint64_t, uint64_t, uint32_t> m_meta_status{};
+    std::chrono::steady_clock::time_point m_meta_status_sent{};
+    std::optional<uint64_t> m_sync_start; // the tip's height when IBD was first seen
 };
 
 #endif // DEFI_NET_PROCESSING_H

@@ -74,6 +74,10 @@ public:
     {
         return Guarded([&] { return mc::get_pending_txs(in); });
     }
+    void SetNetworkStatus(const mc::MetaNetworkStatus& in) override
+    {
+        Guarded([&] { return mc::set_network_status(in); });
+    }
     mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
     {
         return Guarded([&] { return mc::get_storage_at(in); });
@@ -135,6 +139,10 @@ public:
     mc::MetaGetPendingTxsResult GetPendingTxs(const mc::MetaGetPendingTxsInput& in) override
     {
         return Guarded([&] { return ain_rpc::CallMetaGetPendingTxs(*m_client, in); });
+    }
+    void SetNetworkStatus(const mc::MetaNetworkStatus& in) override
+    {
+        Guarded([&] { return ain_rpc::CallMetaSetNetworkStatus(*m_client, in); });
     }
     mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) override
     {

@@ -53,6 +53,8 @@ public:
     virtual mc::MetaGetReceiptResult GetReceipt(const mc::MetaGetReceiptInput& in) = 0;
     // The relay feed: txs admitted to the txpool since a sequence number.
     virtual mc::MetaGetPendingTxsResult GetPendingTxs(const mc::MetaGetPendingTxsInput& in) = 0;
+    // Tells the metachain the native node's view of the network.
+    virtual void SetNetworkStatus(const mc::MetaNetworkStatus& in) = 0;
     virtual mc::MetaGetStorageAtResult GetStorageAt(const mc::MetaGetStorageAtInput& in) = 0;
     virtual mc::MetaGetCodeResult GetCode(const mc::MetaGetCodeInput& in) = 0;
 };

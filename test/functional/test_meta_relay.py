@@ -127,3 +127,28 @@ def test_invalid_relayed_meta_tx_bans_its_sender_a_stale_one_does_not(line):
     assert ask.items == [(MSG_META_TX, fresh_hash)]
     stale.send_message(msg_metatx(fresh))
     wait_until(lambda: pooled(wa, tx_hash(fresh)), what="the fetched tx in a's pool")
+
+
+def test_eth_syncing_and_peer_count_follow_the_native_node(line):
+    """The metachain has no network of its own: eth_syncing and net_peerCount report the
+    native node's initial block download and peers, in every mode."""
+    nodes, w3s = line
+
+    def agree(node, w3):
+        info = node.getblockchaininfo()
+        syncing = w3.eth.syncing
+        if info["initialblockdownload"]:
+            return syncing is not False and syncing["highestBlock"] == info["headers"] and \
+                syncing["currentBlock"] == info["blocks"]
+        return syncing is False
+
+    # Fresh nodes: only the (old) genesis, so in initial block download.
+    for node, w3 in zip(nodes, w3s):
+        assert node.getblockchaininfo()["initialblockdownload"]
+        wait_until(lambda: agree(node, w3), what="eth_syncing reporting the initial sync")
+        wait_until(lambda: w3.net.peer_count == len(node.getpeerinfo()) > 0, what="net_peerCount")
+    nodes[0].generatetoaddress(1, nodes[0]._mining_address)
+    wait_until(lambda: same_tips(nodes), what="the block everywhere")
+    for node, w3 in zip(nodes, w3s):
+        assert not node.getblockchaininfo()["initialblockdownload"]
+        wait_until(lambda: agree(node, w3), what="eth_syncing false after the sync")

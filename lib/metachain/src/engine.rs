@@ -42,6 +42,8 @@ pub struct Engine {
     events: tokio::sync::broadcast::Sender<ChainEvent>,
     /// Admitted txs by sequence number, for relay.
     feed: Mutex<Feed>,
+    /// What the native node last said of the network.
+    network: RwLock<MetaNetworkStatus>,
 }
 
 /// The txs admitted to the pool, numbered from 0 in each process (`epoch`
@@ -135,6 +137,7 @@ impl Engine {
             pool: Mutex::new(TxPool::new(options.mempool_limit)),
             heads: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
             events: tokio::sync::broadcast::channel(HEAD_EVENT_BUFFER).0,
+            network: RwLock::new(MetaNetworkStatus::default()),
             feed: Mutex::new(Feed {
                 epoch: rand::random::<u64>() | 1,
                 next: 0,
@@ -306,6 +309,19 @@ impl Engine {
         // No subscriber is not an error.
         let _ = self.events.send(ChainEvent::Pending(hash));
         Ok(hash)
+    }
+
+    /// Records the native node's view of the network.
+    pub fn set_network_status(&self, status: MetaNetworkStatus) {
+        *self.network.write().unwrap_or_else(|e| e.into_inner()) = status;
+    }
+
+    /// The native node's view of the network; all zero until it reports.
+    pub fn network_status(&self) -> MetaNetworkStatus {
+        self.network
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The relay feed: txs admitted from `since` on that are still pooled

@@ -57,6 +57,14 @@ impl MetachainService for Engine {
         Ok(self.pending_txs(&input))
     }
 
+    fn meta_set_network_status(
+        &self,
+        input: MetaNetworkStatus,
+    ) -> Result<MetaSetNetworkStatusResult, RpcError> {
+        self.set_network_status(input);
+        Ok(MetaSetNetworkStatusResult {})
+    }
+
     fn meta_get_receipt(
         &self,
         input: MetaGetReceiptInput,

@@ -97,9 +97,9 @@ pub fn module(
     })?;
     m.register_method("net_listening", |_, _, _| true)?;
     // The metachain has no peers of its own: its blocks and txs travel in
-    // the native node's (see docs/eth-rpc.md).
-    m.register_method("net_peerCount", |_, _, _| -> RpcResult<U64> {
-        Ok(U64::ZERO)
+    // the native node's, which reports them (docs/eth-rpc.md).
+    m.register_method("net_peerCount", |_, e: &Arc<Engine>, _| -> RpcResult<U64> {
+        Ok(U64::from(e.network_status().peers))
     })?;
     m.register_method("eth_chainId", |_, e: &Arc<Engine>, _| -> RpcResult<U64> {
         Ok(U64::from(e.chain().chain_id))
@@ -108,7 +108,18 @@ pub fn module(
         "eth_blockNumber",
         |_, e: &Arc<Engine>, _| -> RpcResult<U64> { Ok(U64::from(e.tip().number)) },
     )?;
-    m.register_method("eth_syncing", |_, _, _| false)?;
+    m.register_method("eth_syncing", |_, e: &Arc<Engine>, _| -> RpcResult<Value> {
+        let status = e.network_status();
+        if !status.syncing {
+            return Ok(Value::Bool(false));
+        }
+        let current = e.tip().number;
+        Ok(json!({
+            "startingBlock": U64::from(status.starting_block),
+            "currentBlock": U64::from(current),
+            "highestBlock": U64::from(status.highest_block.max(current)),
+        }))
+    })?;
     m.register_method("eth_accounts", |_, _, _| Vec::<Address>::new())?;
     m.register_method("eth_gasPrice", |_, e: &Arc<Engine>, _| -> RpcResult<U256> {
         Ok(U256::from(e.next_base_fee()) + U256::from(SUGGESTED_TIP))
