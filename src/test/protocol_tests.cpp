@@ -474,8 +474,8 @@ TEST(ProtocolTest, InvTypes)
         ok.Fixed(Filled(0x22));
         const auto m = DecodeMessage(command, ok.take());
         ASSERT_TRUE(m);
-        const std::vector<Inv> want = {{InvType::MetaTx, Filled(0x33)}, {InvType::Tx, Filled(0x11)},
-                                       {InvType::Block, Filled(0x22)}};
+        const std::vector<Inv> want = {
+            {InvType::MetaTx, Filled(0x33)}, {InvType::Tx, Filled(0x11)}, {InvType::Block, Filled(0x22)}};
         std::visit(
             [&](const auto& msg) {
                 if constexpr (std::is_same_v<std::decay_t<decltype(msg)>, MsgInv> ||
@@ -511,8 +511,7 @@ const char* const META_TX_RAW =
 TEST(ProtocolTest, MetaTxGoldenVectors)
 {
     const auto raw = Hex(META_TX_RAW);
-    const std::string frame_hex =
-        "fabfb5da6d6574617478000000000000760000005dcdf160" + std::string(META_TX_RAW);
+    const std::string frame_hex = "fabfb5da6d6574617478000000000000760000005dcdf160" + std::string(META_TX_RAW);
     EXPECT_STREQ(CommandOf(MsgMetaTx{raw}), "metatx");
     EXPECT_EQ(HexStr(EncodeMessage(REGTEST, MsgMetaTx{raw})), frame_hex);
     EXPECT_EQ(std::get<MsgMetaTx>(Decoded(REGTEST, Hex(frame_hex))).raw, raw);
