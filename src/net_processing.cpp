@@ -323,8 +323,7 @@ void PeerManager::ReportNetworkStatus()
         highest = m_chain.BestHeader()->height();
     }
     const auto peers = static_cast<uint32_t>(m_connman.GetNodeCount(CConnman::Direction::All));
-    std::unique_lock<std::mutex> guard(m_meta_poll, std::try_to_lock);
-    if (!guard.owns_lock()) return;
+    std::lock_guard<std::mutex> guard(m_meta_status_mutex);
     if (!syncing) m_sync_start.reset();
     if (syncing && !m_sync_start) m_sync_start = tip;
     const auto status = std::make_tuple(syncing, m_sync_start.value_or(tip), highest, peers);
@@ -477,6 +476,7 @@ void PeerManager::UpdatedBlockTip(const CBlockIndex* new_tip, const CBlockIndex*
 {
     // Called with the chain lock held. While catching up, peers hear of
     // nothing: they have these blocks already.
+    ReportNetworkStatus();
     if (m_chain.IsInitialBlockDownload(GetTime())) return;
     p2p::MsgHeaders announce;
     for (const CBlockIndex* i = new_tip; i && i != fork && announce.headers.size() < p2p::MAX_HEADERS; i = i->prev)

@@ -89,7 +89,8 @@ private:
     void PollMetaTxs();
     // Tells the metachain whether we are in initial block download, the
     // heights and the peer count (for eth_syncing, net_peerCount): when they
-    // change, and every META_STATUS_INTERVAL. Takes no lock on entry.
+    // change, and every META_STATUS_INTERVAL. Each new tip reports at once, so
+    // no answer after a block is stale. May be called with the chain lock.
     void ReportNetworkStatus();
     // Asks `id` for the blocks on its best branch that nobody is fetching.
     // Caller holds the chain lock and m_mutex.
@@ -120,7 +121,8 @@ private:
     uint64_t m_meta_epoch{0};
     uint64_t m_meta_next{0};
     std::chrono::steady_clock::time_point m_meta_polled{};
-    // The status last reported, and when (guarded by m_meta_poll).
+    // The status last reported, and when; taken after the chain lock.
+    std::mutex m_meta_status_mutex;
     std::tuple<bool, uint64_t, uint64_t, uint32_t> m_meta_status{};
     std::chrono::steady_clock::time_point m_meta_status_sent{};
     std::optional<uint64_t> m_sync_start; // the tip's height when IBD was first seen

@@ -694,8 +694,10 @@ impl Engine {
                 code.insert(h.as_slice(), c.as_ref())?;
             }
             let mut receipts = txn.open_table(RECEIPTS)?;
+            let mut first_log = 0u64;
             for (i, r) in executed.receipts.iter().enumerate() {
-                let stored = receipt_result(r, &block_hash_hex, h.number, i as u64);
+                let stored = receipt_result(r, &block_hash_hex, h.number, i as u64, first_log);
+                first_log += r.logs.len() as u64;
                 receipts.insert(r.tx_hash.as_slice(), stored.encode_to_vec().as_slice())?;
                 undo.tx_hashes.push(r.tx_hash.to_vec());
             }
@@ -1125,7 +1127,13 @@ fn apply_supply(supply: U256, executed: &Executed) -> Result<U256, EngineError> 
     Ok(supply)
 }
 
-fn receipt_result(r: &Receipt, block_hash: &str, number: u64, index: u64) -> MetaGetReceiptResult {
+fn receipt_result(
+    r: &Receipt,
+    block_hash: &str,
+    number: u64,
+    index: u64,
+    first_log: u64,
+) -> MetaGetReceiptResult {
     MetaGetReceiptResult {
         tx_hash: hex0x(r.tx_hash.as_slice()),
         block_hash: block_hash.to_string(),
@@ -1145,10 +1153,12 @@ fn receipt_result(r: &Receipt, block_hash: &str, number: u64, index: u64) -> Met
         logs: r
             .logs
             .iter()
-            .map(|l| MetaLog {
+            .enumerate()
+            .map(|(i, l)| MetaLog {
                 address: keys::checksummed(&l.address),
                 topics: l.topics().iter().map(|t| hex0x(t.as_slice())).collect(),
                 data: hex0x(&l.data.data),
+                log_index: first_log + i as u64,
             })
             .collect(),
         native_txid: r.native_txid.map(|t| t.to_vec()).unwrap_or_default(),

@@ -463,6 +463,8 @@ fn contract_create_call_and_revert_receipts() {
             address: cs(store),
             topics: vec![hex_word(U256::from(0x2a))],
             data: hex_word(U256::from(0x2a)),
+            // the block's first log
+            log_index: 0,
         }]
     );
     assert_eq!(storage(&e, store, 0), U256::from(0x2a));

@@ -222,17 +222,12 @@ pub fn module(
         e.submit(&raw).map_err(engine_error)
     })?;
     m.register_blocking_method("eth_getTransactionReceipt", |p, e, _| -> RpcResult<Value> {
+        // One read: the stored receipt has its block and log indexes.
         let h: B256 = p.one()?;
-        let Some(mined) = e.mined_tx(h).map_err(engine_error)? else {
-            return Ok(Value::Null);
-        };
-        let first_log = e
-            .block_logs(mined.block.header().number)
-            .map_err(engine_error)?
-            .iter()
-            .filter(|l| l.tx_index < mined.index)
-            .count() as u64;
-        receipt_json(&mined.receipt, &mined.block, h, mined.index, first_log)
+        match e.receipt_of(h).map_err(engine_error)? {
+            Some(r) => receipt_json(&r),
+            None => Ok(Value::Null),
+        }
     })?;
     m.register_blocking_method("eth_getTransactionByHash", |p, e, _| -> RpcResult<Value> {
         let h: B256 = p.one()?;
@@ -314,15 +309,13 @@ pub fn module(
         let Some(b) = b else {
             return Ok(Value::Null);
         };
-        let logs = e.block_logs(b.header().number).map_err(engine_error)?;
         let mut out = Vec::new();
-        for (i, h) in b.tx_hashes().map_err(engine_error)?.into_iter().enumerate() {
+        for h in b.tx_hashes().map_err(engine_error)? {
             let r = e
                 .receipt_of(h)
                 .map_err(engine_error)?
                 .ok_or_else(|| error(INTERNAL_ERROR, format!("receipt of {h} is missing")))?;
-            let first_log = logs.iter().filter(|l| l.tx_index < i as u64).count() as u64;
-            out.push(receipt_json(&r, &b, h, i as u64, first_log)?);
+            out.push(receipt_json(&r)?);
         }
         Ok(Value::Array(out))
     })?;
@@ -692,22 +685,21 @@ fn block_json(e: &Engine, b: &StoredBlock, full: bool) -> RpcResult<Value> {
     to_value(&block)
 }
 
-/// A receipt as the spec has it; `first_log` is the block-wide index of its
-/// first log.
-fn receipt_json(
-    r: &MetaGetReceiptResult,
-    block: &StoredBlock,
-    tx_hash: B256,
-    index: u64,
-    first_log: u64,
-) -> RpcResult<Value> {
-    let header = block.header();
+/// A stored receipt as the spec has it.
+fn receipt_json(r: &MetaGetReceiptResult) -> RpcResult<Value> {
+    let stored_hash = |s: &str| -> RpcResult<B256> {
+        s.parse()
+            .map_err(|_| error(INTERNAL_ERROR, format!("stored hash {s:?}")))
+    };
+    let tx_hash = stored_hash(&r.tx_hash)?;
+    let block_hash = stored_hash(&r.block_hash)?;
+    let (number, index) = (r.block_number, r.index);
     let parse_addr = |s: &str| -> RpcResult<Address> {
         s.parse()
             .map_err(|_| error(INTERNAL_ERROR, format!("stored address {s:?}")))
     };
     let mut logs = Vec::with_capacity(r.logs.len());
-    for (i, l) in r.logs.iter().enumerate() {
+    for l in &r.logs {
         let topics = l
             .topics
             .iter()
@@ -720,12 +712,12 @@ fn receipt_json(
             .map_err(|_| error(INTERNAL_ERROR, "stored log data"))?;
         logs.push(RpcLog {
             inner: alloy_primitives::Log::new_unchecked(parse_addr(&l.address)?, topics, data),
-            block_hash: Some(block.hash),
-            block_number: Some(header.number),
+            block_hash: Some(block_hash),
+            block_number: Some(number),
             block_timestamp: None,
             transaction_hash: Some(tx_hash),
             transaction_index: Some(index),
-            log_index: Some(first_log + i as u64),
+            log_index: Some(l.log_index),
             removed: false,
         });
     }
@@ -755,8 +747,8 @@ fn receipt_json(
         inner,
         transaction_hash: tx_hash,
         transaction_index: Some(index),
-        block_hash: Some(block.hash),
-        block_number: Some(header.number),
+        block_hash: Some(block_hash),
+        block_number: Some(number),
         gas_used: r.gas_used,
         effective_gas_price: r.effective_gas_price as u128,
         blob_gas_used: None,
