@@ -1,5 +1,5 @@
 """ethers v6, a client we did not write, against the metachain's Ethereum JSON-RPC
-(docs/eth-rpc.md), in both modes of test_eth_rpc.py ("metachaind", "ffi").
+(docs/eth-rpc.md), in every mode of framework/eth_chain.py (ETH_MODES: metachaind over gRPC, over JSON-RPC, ffi).
 
 A deposit funds a key; then test/ethers/flow.mjs (node, ethers pinned in
 test/ethers/package-lock.json, installed by `./make.sh deps`) runs its steps while a

@@ -12,6 +12,7 @@
 
 Modes (ETH_MODES):
 - "metachaind": a metachaind fed by defid (-meta_rpc over gRPC), its http:// and ws://;
+- "metachaind-jsonrpc": the same, defid calling it over JSON-RPC;
 - "ffi": defid's embedded metachain serving on -meta="--rpc-addr=..."."""
 import contextlib
 import re
@@ -26,7 +27,7 @@ from .metachain import mine
 from .metachaind import Metachaind
 from .test_node import TestNode
 
-ETH_MODES = ["metachaind", "ffi"]
+ETH_MODES = ["metachaind", "metachaind-jsonrpc", "ffi"]
 
 
 class EthChain:
@@ -35,9 +36,10 @@ class EthChain:
     def __init__(self, mode, defid_bin, metachaind_bin, tmp):
         self.mode = mode
         self.server = None
-        if mode == "metachaind":
+        if mode in ("metachaind", "metachaind-jsonrpc"):
             self.server = Metachaind(metachaind_bin, str(tmp / "metachaind")).start()
-            self.node = TestNode(defid_bin, str(tmp / "node"), self.server.defid_args("grpc")).start()
+            transport = "grpc" if mode == "metachaind" else "jsonrpc"
+            self.node = TestNode(defid_bin, str(tmp / "node"), self.server.defid_args(transport)).start()
             self.node.wait_for_rpc()
             url = self.server.http_url
         else:
