@@ -117,6 +117,22 @@ impl MetachainService for TestChain {
     fn meta_get_code(&self, _: MetaGetCodeInput) -> Result<MetaGetCodeResult, RpcError> {
         Ok(MetaGetCodeResult { code: "0x".into() })
     }
+    fn meta_get_pending_txs(
+        &self,
+        input: MetaGetPendingTxsInput,
+    ) -> Result<MetaGetPendingTxsResult, RpcError> {
+        Ok(MetaGetPendingTxsResult {
+            epoch: 1,
+            next: input.since,
+            ..Default::default()
+        })
+    }
+    fn meta_set_network_status(
+        &self,
+        _: MetaNetworkStatus,
+    ) -> Result<MetaSetNetworkStatusResult, RpcError> {
+        Ok(MetaSetNetworkStatusResult {})
+    }
     fn meta_get_status(&self, _: MetaGetStatusInput) -> Result<MetaGetStatusResult, RpcError> {
         Ok(MetaGetStatusResult {
             head_subscribers: self.heads.receiver_count() as u64,

@@ -66,14 +66,20 @@ fn input_of(spec: &Spec, name: &str) -> Result<(String, String)> {
     })
 }
 
-/// `(bridge return type, Rust return type, conversion of out)` of a bridge
-/// function returning `name`; an empty message returns `()`.
-fn output_of(spec: &Spec, name: &str) -> Result<(String, String, &'static str)> {
+/// `(bridge return type, Rust return type, binding of the service's answer,
+/// what the function returns)` of a bridge function returning `name`; an
+/// empty message returns `()`.
+fn output_of(spec: &Spec, name: &str) -> Result<(String, String, &'static str, &'static str)> {
     let m = spec.message(name)?;
     Ok(if m.fields.is_empty() {
-        ("()".into(), "()".into(), "drop(out)")
+        ("()".into(), "()".into(), "_", "()")
     } else {
-        (name.to_string(), format!("ffi::{name}"), "out.into()")
+        (
+            name.to_string(),
+            format!("ffi::{name}"),
+            "out",
+            "out.into()",
+        )
     })
 }
 
@@ -149,7 +155,7 @@ pub fn libmc_rs(spec: &Spec, extras: &str) -> Result<String> {
     let mut bodies = String::new();
     for (s, m) in spec.methods().filter(|(_, m)| m.server && !m.streaming) {
         let (param, arg) = input_of(spec, &m.input)?;
-        let (ret, ret_rs, conv) = output_of(spec, &m.output)?;
+        let (ret, ret_rs, bind, conv) = output_of(spec, &m.output)?;
         for line in m.doc.lines() {
             let _ = writeln!(o, "        /// {line}");
         }
@@ -158,7 +164,7 @@ pub fn libmc_rs(spec: &Spec, extras: &str) -> Result<String> {
             bodies,
             "fn {ffi}({param_rs}) -> Result<{ret_rs}, crate::FfiError> {{\n    \
              crate::guard(\"{ffi}\", || {{\n        \
-             let out = ain_rs::{svc}Service::{snake}(&*crate::engine()?, {arg})?;\n        \
+             let {bind} = ain_rs::{svc}Service::{snake}(&*crate::engine()?, {arg})?;\n        \
              Ok({conv})\n    }})\n}}\n",
             ffi = m.ffi_name(),
             param_rs = param.replace('&', "&ffi::"),
@@ -202,7 +208,7 @@ pub fn libain_rpc_rs(spec: &Spec, extras: &str) -> Result<String> {
     let mut bodies = String::new();
     for (_, m) in spec.methods().filter(|(_, m)| m.client && !m.streaming) {
         let (param, arg) = input_of(spec, &m.input)?;
-        let (ret, ret_rs, conv) = output_of(spec, &m.output)?;
+        let (ret, ret_rs, bind, conv) = output_of(spec, &m.output)?;
         let sep = if param.is_empty() { "" } else { ", " };
         for line in m.doc.lines() {
             let _ = writeln!(o, "        /// {line}");
@@ -216,7 +222,7 @@ pub fn libain_rpc_rs(spec: &Spec, extras: &str) -> Result<String> {
             bodies,
             "#[allow(non_snake_case)]\nfn {call}(client: &MetaClient{sep}{param_rs}) -> Result<{ret_rs}, crate::FfiError> {{\n    \
              crate::guard(\"{call}\", || {{\n        \
-             let out = client.block_on(client.client().{snake}({arg}))?;\n        \
+             let {bind} = client.block_on(client.client().{snake}({arg}))?;\n        \
              Ok({conv})\n    }})\n}}\n",
             call = m.call_name(),
             param_rs = param.replace('&', "&ffi::"),

@@ -318,10 +318,7 @@ impl Engine {
 
     /// The native node's view of the network; all zero until it reports.
     pub fn network_status(&self) -> MetaNetworkStatus {
-        self.network
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        *self.network.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The relay feed: txs admitted from `since` on that are still pooled

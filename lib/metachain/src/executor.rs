@@ -21,6 +21,9 @@ use revm::{Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
 /// The EVM rules the metachain runs.
 pub const SPEC: SpecId = SpecId::CANCUN;
 
+/// Accounts a call read or wrote, each with the storage slots it touched.
+pub type Touched = Vec<(Address, Vec<U256>)>;
+
 /// The block-level inputs of execution.
 #[derive(Clone, Debug)]
 pub struct BlockParams {
@@ -209,7 +212,7 @@ impl<'s> Executor<'s> {
     pub fn call_touching(
         &mut self,
         tx: TxEnv,
-    ) -> Result<Result<(ExecutionResult, Vec<(Address, Vec<U256>)>), String>, EngineError> {
+    ) -> Result<Result<(ExecutionResult, Touched), String>, EngineError> {
         match self.evm.transact(tx) {
             Ok(out) => {
                 let touched = out
