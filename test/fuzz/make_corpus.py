@@ -11,7 +11,8 @@ block (getblock <hash> 0). The JSON-RPC bodies name the hashes, txids and
 addresses of the fuzzer's own template node (DEFI_FUZZ_PRINT_STATE=1), one or
 more bodies for every method its `help` lists. The p2p_message seeds are framed
 messages of every command built from the docs' examples, the saved blocks and
-txs, and the hashes of that fuzzer's template node; --p2p writes only those,
+txs (and the EVM txs in the blocks' metachain payloads, as `metatx`), and the
+hashes of that fuzzer's template node; --p2p writes only those,
 from the committed corpora, without a defid. Files are named by content hash,
 so a rerun only adds.
 """
@@ -240,9 +241,19 @@ P2P_GOLDEN = [
     "03030303030303030c00000064667274316578616d706c6500e1f50500000000102700000000000005000000000000000000"
     "0000000000000000000000000000400000000505050505050505050505050505050505050505050505050505050505050505"
     "0505050505050505050505050505050505050505050505050505050505050505",
+    "fabfb5da6d6574617478000000000000760000005dcdf16002f87382046c80843b9aca008477359400825208945151515151"
+    "51515151515151515151515151515187038d7ea4c6800080c001a07ae85e3c42fcc58c104a583de1b6842d98d1fc3baa5ff7"
+    "c3d63e75d4d8344986a03d9ac2afcd9d6dce5d03d55fb73ea0ceaa63f406c5bc7774a78d7e80111e07eb",
+    "fabfb5da696e760000000000000000002800000069a7d25b0100000010000000aa5e005e60f37aece490d68f8dee3c23aa45"
+    "71a89f9ccc74850c765efe97f52e",
 ]
 P2P_COMMANDS = ["version", "verack", "ping", "pong", "getaddr", "addr", "inv", "getdata", "notfound", "getheaders",
-                "headers", "block", "tx"]
+                "headers", "block", "tx", "metatx"]
+MSG_TX, MSG_BLOCK, MSG_META_TX = 1, 2, 0x10
+MAX_META_TX_SIZE = 128 * 1024
+# The docs' metatx example: a signed EIP-1559 transfer and its keccak256 hash.
+META_TX_EXAMPLE = bytes.fromhex(P2P_GOLDEN[-2])[24:]
+META_TX_EXAMPLE_HASH = bytes.fromhex("aa5e005e60f37aece490d68f8dee3c23aa4571a89f9ccc74850c765efe97f52e")
 
 
 def sha256d(b):
@@ -273,6 +284,58 @@ def version_payload(start_height=0, extra=b""):
             u32(len(ua)) + ua + u32(start_height) + b"\x01" + extra)
 
 
+def block_evm_txs(b):
+    """The raw EVM txs in a block's metachain payload (docs/p2p.md `block`, then the
+    protobuf MetaBlock of docs/metachain.md: field 3, EvmTx, whose field 1 is raw)."""
+    def take(at, n):
+        if at + n > len(b):
+            raise ValueError("truncated")
+        return b[at:at + n], at + n
+
+    def blob(at):
+        n, at = take(at, 4)
+        return take(at, struct.unpack("<I", n)[0])
+
+    def varint(buf, at):
+        v = shift = 0
+        while True:
+            c = buf[at]
+            at += 1
+            v |= (c & 0x7F) << shift
+            shift += 7
+            if c < 0x80:
+                return v, at
+
+    def fields(buf):
+        at = 0
+        while at < len(buf):
+            key, at = varint(buf, at)
+            if key & 7 == 2:
+                n, at = varint(buf, at)
+                yield key >> 3, buf[at:at + n]
+                at += n
+            elif key & 7 == 0:
+                _, at = varint(buf, at)
+            else:
+                return
+
+    try:
+        _, at = blob(0)  # the header
+        n, at = take(at, 4)
+        for _ in range(struct.unpack("<I", n)[0]):
+            at += 1 + 33  # type, from
+            _, at = blob(at)  # to
+            at += 24  # amount, fee, nonce
+            _, at = blob(at)  # meta_from
+            at += 8  # meta_nonce
+            _, at = blob(at)  # meta_signature
+            _, at = blob(at)  # signature
+        payload, _ = blob(at)
+        return [raw for f, tx in fields(payload) if f == 3 for g, raw in fields(tx) if g == 1]
+    except (ValueError, IndexError, struct.error):
+        return []
+
+
 def corpus_files(target):
     d = os.path.join(CORPUS, target)
     return [open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))] if os.path.isdir(d) else []
@@ -282,7 +345,8 @@ def p2p_seeds(state):
     """Framed messages of every command: the examples of docs/p2p.md (on their own
     network and re-framed on regtest), the blocks and txs of the other corpora as
     `block`/`tx`/`headers`, chains of them as headers then blocks, requests for
-    the fuzzer's template node (DEFI_FUZZ_PRINT_STATE), and broken framings."""
+    the fuzzer's template node (DEFI_FUZZ_PRINT_STATE), broken framings, and
+    metachain txs (`metatx`, inventory type 0x10) relayed as a peer does."""
     out = []
     for g in P2P_GOLDEN:
         raw = bytes.fromhex(g)
@@ -362,12 +426,46 @@ def p2p_seeds(state):
     out.append(frame("sendcmpct", b"\0" * 9) + frame("ping", nonce))
     out.append(frame("verack") + ping[:-3])
     out.append(frame("ping", nonce + b"\0") + frame("inv", u32(50001)) + frame("pong", nonce))
+
+    # Metachain txs (`metatx`, inventory type 0x10): the EVM txs of the saved
+    # blocks' payloads and the docs' example, as a peer relays them (announced,
+    # asked for, sent); the size limits (1 byte .. 128 KiB); the neighbouring
+    # inventory types, which are malformed.
+    evm = [META_TX_EXAMPLE] + sorted({raw for _, (_, b) in sorted(blocks.items()) for raw in block_evm_txs(b)})
+    meta_hashes = [META_TX_EXAMPLE_HASH, unknown]
+    for raw in evm:
+        out.append(frame("metatx", raw))
+    out.append(b"".join(frame("metatx", raw) for raw in evm))
+    metas = [
+        frame("inv", invs([(MSG_META_TX, h) for h in meta_hashes])),
+        frame("getdata", invs([(MSG_META_TX, h) for h in meta_hashes])),
+        frame("notfound", invs([(MSG_META_TX, unknown)])),
+        frame("inv", invs([(MSG_META_TX, META_TX_EXAMPLE_HASH)] + [(MSG_TX, t) for t in pooled] +
+                          [(MSG_BLOCK, ours[-1]), (MSG_META_TX, unknown)])),
+        frame("getdata", invs([(MSG_BLOCK, ours[-1])] + [(MSG_META_TX, t) for t in pooled] +
+                              [(MSG_TX, t) for t in pooled] + [(MSG_META_TX, META_TX_EXAMPLE_HASH)])),
+        frame("metatx", b"\x02"),
+        frame("metatx", META_TX_EXAMPLE[:-1]),
+        frame("metatx", META_TX_EXAMPLE + b"\0"),
+        frame("metatx", bytes(MAX_META_TX_SIZE)),
+    ]
+    out += metas
+    relay = frame("inv", invs([(MSG_META_TX, META_TX_EXAMPLE_HASH)])) + frame("metatx", META_TX_EXAMPLE)
+    out.append(relay)
+    out.append(frame("version", version_payload()) + frame("verack") + relay + frame("metatx", META_TX_EXAMPLE) +
+               frame("getdata", invs([(MSG_META_TX, META_TX_EXAMPLE_HASH)])))
+    out.append(b"".join(metas[:5]) + b"".join(frame("metatx", raw) for raw in evm))
+    out.append(frame("metatx") + ping)
+    out.append(frame("metatx", bytes(MAX_META_TX_SIZE + 1)))
+    for t in (0, 3, 0x0F, 0x11):
+        out.append(frame("getdata", invs([(MSG_META_TX, META_TX_EXAMPLE_HASH), (t, unknown)])))
     for data in out:
         save("p2p_message", data)
 
     # Its dictionary: magic, commands as in a header, a few fields.
     tokens = [P2P_MAGIC] + [c.encode().ljust(12, b"\0") for c in P2P_COMMANDS]
     tokens += [u32(70001), u32(1), u32(2), u32(2000), u32(2001), bytes.fromhex("ffff7f20"), bytes(32)] + ours[:2]
+    tokens += [u32(MSG_META_TX), u32(MAX_META_TX_SIZE), u32(MAX_META_TX_SIZE + 1), META_TX_EXAMPLE_HASH]
     with open(os.path.join(ROOT, "p2p_message.dict"), "w") as f:
         f.write("# libFuzzer dictionary, written by make_corpus.py\n")
         for t in tokens:
