@@ -12,11 +12,11 @@ import pytest
 
 from framework.messages import CBlock, CBlockHeader, CTransaction, Reader, TX_TRANSFER, Writer
 from framework.p2p import (BAD_CHECKSUM, BAD_COMMAND, BAD_MAGIC, HEADER_SIZE, MAGIC, MALFORMED, MAX_ADDR,
-                           MAX_HEADERS, MAX_INV, MAX_LOCATOR, MAX_PAYLOAD_SIZE, MAX_VERSION_PAYLOAD, MSG_BLOCK, MSG_TX,
-                           NODE_NETWORK, OVERSIZED, P2PConnection, ProtocolError, NetAddress, checksum, decode,
-                           decode_frame, decode_message, encode, frame, msg_addr, msg_block, msg_getaddr,
-                           msg_getdata, msg_getheaders, msg_headers, msg_inv, msg_notfound, msg_ping, msg_pong, msg_tx,
-                           msg_verack, msg_version, parse_header)
+                           MAX_HEADERS, MAX_INV, MAX_LOCATOR, MAX_META_TX_SIZE, MAX_PAYLOAD_SIZE, MAX_VERSION_PAYLOAD,
+                           MSG_BLOCK, MSG_META_TX, MSG_TX, NODE_NETWORK, OVERSIZED, P2PConnection, ProtocolError,
+                           NetAddress, checksum, decode, decode_frame, decode_message, encode, frame, msg_addr,
+                           msg_block, msg_getaddr, msg_getdata, msg_getheaders, msg_headers, msg_inv, msg_metatx,
+                           msg_notfound, msg_ping, msg_pong, msg_tx, msg_verack, msg_version, parse_header)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAIN, TESTNET, REGTEST = MAGIC["main"], MAGIC["testnet"], MAGIC["regtest"]
@@ -246,6 +246,44 @@ def test_inv_types_and_tx_limits():
     bad_to = sample_tx()
     bad_to.to = "dfrt1 x"
     malformed("tx", bad_to.serialize(), "not printable ASCII")
+
+
+# docs/p2p.md's metatx examples (also in src/test/protocol_tests.cpp): an EIP-1559 transfer
+# signed by key 1 on regtest, and the inv announcing it by its keccak256 hash.
+META_TX_RAW = bytes.fromhex(
+    "02f87382046c80843b9aca00847735940082520894515151515151515151515151515151515151515187038d7ea4c6800080c001a07ae8"
+    "5e3c42fcc58c104a583de1b6842d98d1fc3baa5ff7c3d63e75d4d8344986a03d9ac2afcd9d6dce5d03d55fb73ea0ceaa63f406c5bc7774"
+    "a78d7e80111e07eb")
+META_TX_HASH = bytes.fromhex("aa5e005e60f37aece490d68f8dee3c23aa4571a89f9ccc74850c765efe97f52e")
+META_GOLDEN = [
+    (msg_metatx(META_TX_RAW), "fabfb5da6d6574617478000000000000760000005dcdf160" + META_TX_RAW.hex()),
+    (msg_inv([(MSG_META_TX, META_TX_HASH)]),
+     "fabfb5da696e760000000000000000002800000069a7d25b0100000010000000" + META_TX_HASH.hex()),
+]
+
+
+def test_metatx_golden_vectors_and_limits():
+    from eth_account import Account
+    from eth_utils import keccak
+    tx = {"type": 2, "chainId": 1132, "nonce": 0, "to": "0x" + "51" * 20, "value": 10**15, "gas": 21000,
+          "maxFeePerGas": 2 * 10**9, "maxPriorityFeePerGas": 10**9}
+    assert bytes(Account.from_key((1).to_bytes(32, "big")).sign_transaction(tx).raw_transaction) == META_TX_RAW
+    assert keccak(META_TX_RAW) == META_TX_HASH
+    text = open(os.path.join(ROOT, "docs", "p2p.md")).read()
+    blocks = {"".join(b.split()) for b in re.findall(r"```\n([0-9a-f\n]+)```", text)}
+    for msg, hexstr in META_GOLDEN:
+        assert encode(REGTEST, msg).hex() == hexstr
+        assert encode(REGTEST, decode(bytes.fromhex(hexstr), REGTEST)).hex() == hexstr
+        assert hexstr in blocks, f"docs/p2p.md lacks the {msg.command} example"
+    assert decode(bytes.fromhex(META_GOLDEN[0][1]), REGTEST).raw == META_TX_RAW
+    assert decode(bytes.fromhex(META_GOLDEN[1][1]), REGTEST).items == [(MSG_META_TX, META_TX_HASH)]
+    assert decode_message("metatx", b"\x02").raw == b"\x02"
+    assert len(decode_message("metatx", bytes(MAX_META_TX_SIZE)).raw) == 131072
+    malformed("metatx", b"", "metachain tx of 0 bytes")
+    malformed("metatx", bytes(MAX_META_TX_SIZE + 1), "metachain tx of 131073 bytes")
+    for t in (0, 3, 0x0F, 0x11, 2**32 - 1):
+        malformed("getdata", count(2) + struct.pack("<I", MSG_META_TX) + bytes(32) + struct.pack("<I", t) + bytes(32),
+                  f"inventory entry 1 has unknown type {t}")
 
 
 def test_net_address():
