@@ -153,6 +153,8 @@ cmd_bench() {
     python3 "$ROOT/test/bench/p2p_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
     log "Ethereum JSON-RPC: latency and ERC-20 throughput vs anvil (Foundry, tools/foundry)"
     python3 "$ROOT/test/bench/eth_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
+    log "metachain tx relay over P2P: latency on a 4-node line (ffi - grpc - jsonrpc - ffi)"
+    python3 "$ROOT/test/bench/meta_latency_bench.py" --defid "$BUILD_DIR/defid" --metachaind "$ROOT/target/release/metachaind"
 }
 
 FUZZ_DIR="$ROOT/build-fuzz"
