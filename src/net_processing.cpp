@@ -106,6 +106,8 @@ void PeerManager::ProcessMessage(NodeId id, const p2p::Message& msg)
                 std::lock_guard<std::mutex> lock(m_mutex);
                 auto peer = m_peers.find(id);
                 for (const auto& item : m.items) {
+                    // Another announcer of it may be asked at once.
+                    if (item.type == p2p::InvType::MetaTx) m_meta_requested.erase(item.hash);
                     if (item.type != p2p::InvType::Block || peer == m_peers.end()) continue;
                     peer->second.in_flight.erase(item.hash);
                     if (const auto r = m_block_requests.find(item.hash); r != m_block_requests.end() && r->second == id)
@@ -251,7 +253,10 @@ void PeerManager::OnMetaTx(NodeId id, const p2p::MsgMetaTx& msg)
         LogPrint("peer " + std::to_string(id) + " sent metachain tx " + HexStr(*hash) + ": " + e.what());
         return;
     }
-    // Accepted: the next feed read announces it to the other peers.
+    // Accepted: the feed names it now; read it at the end of this round, so
+    // each hop costs a round, not a poll interval.
+    std::lock_guard<std::mutex> poll(m_meta_poll);
+    m_meta_polled = {};
 }
 
 void PeerManager::PollMetaTxs()
@@ -276,6 +281,12 @@ void PeerManager::PollMetaTxs()
     }
     m_meta_epoch = feed.epoch;
     m_meta_next = feed.next;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (auto it = m_meta_requested.begin(); it != m_meta_requested.end();) {
+            it = now - it->second >= META_REQUEST_TIMEOUT ? m_meta_requested.erase(it) : std::next(it);
+        }
+    }
     if (feed.txs.empty()) return;
     std::vector<NodeId> ids;
     m_connman.ForEachNode([&ids](NodeId id) { ids.push_back(id); });
@@ -412,6 +423,9 @@ void PeerManager::OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out)
                 const auto now = std::chrono::steady_clock::now();
                 const auto asked = m_meta_requested.find(item.hash);
                 if (asked != m_meta_requested.end() && now - asked->second < META_REQUEST_TIMEOUT) continue;
+                // Bounded: invs of made-up hashes cannot grow it (expired
+                // entries go at each feed read).
+                if (asked == m_meta_requested.end() && m_meta_requested.size() >= MAX_RELAY_META_TXS) continue;
                 m_meta_requested[item.hash] = now;
                 ask.items.push_back(item);
                 continue;
