@@ -27,9 +27,6 @@ Run one chain after the other (the other one stopped):
 Targets (issue 19): p50 latency <= anvil's, throughput >= anvil's."""
 import argparse
 import hashlib
-import http.client
-import json
-import math
 import os
 import shutil
 import subprocess
@@ -37,7 +34,6 @@ import sys
 import tempfile
 import time
 import traceback
-from urllib.parse import urlparse
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
@@ -48,6 +44,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "functional"))
 from framework import contracts  # noqa: E402
 from framework.test_node import TestNode, free_port  # noqa: E402
 from framework.util import wait_until  # noqa: E402
+from bench_rpc import Client, RpcError, hx, percentile  # noqa: E402
 
 FOUNDRY_DIR = os.path.join(ROOT, "tools", "foundry")
 ANVIL_BIN = os.path.join(FOUNDRY_DIR, "node_modules", "@foundry-rs", "anvil-linux-amd64", "bin", "anvil")
@@ -70,48 +67,6 @@ def install_foundry():
                        check=True, stdout=subprocess.DEVNULL)
         with open(stamp, "w") as f:
             f.write(want + "\n")
-
-
-class RpcError(Exception):
-    pass
-
-
-class Client:
-    """JSON-RPC 2.0 over one kept-alive HTTP/1.1 connection (http.client: little
-    client-side overhead, the same for both servers)."""
-
-    def __init__(self, url):
-        u = urlparse(url)
-        self.host, self.port, self.path = u.hostname, u.port, u.path or "/"
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
-        self.id = 0
-        self.headers = {"Content-Type": "application/json"}
-
-    def call(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self.id, "method": method, "params": list(params)}).encode()
-        self.conn.request("POST", self.path, body, self.headers)
-        resp = self.conn.getresponse()
-        text = resp.read()
-        if resp.status != 200:
-            raise RpcError(f"{method}: HTTP {resp.status}: {text[:300]!r}")
-        reply = json.loads(text)
-        if reply.get("error"):
-            raise RpcError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def close(self):
-        self.conn.close()
-
-
-def percentile(sorted_ms, q):
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_ms[max(0, math.ceil(q / 100 * len(sorted_ms)) - 1)]
-
-
-def hx(b):
-    """0x-hex of bytes (HexBytes.hex() has a 0x prefix or not depending on its version)."""
-    return "0x" + bytes(b).hex()
 
 
 class Chain:

@@ -32,9 +32,6 @@ Setup (not timed): keys funded by `deposittometachain` on A, mined, synced every
 Each node reads its metachain's relay feed every 100 ms (PeerManager::META_POLL_INTERVAL)
 and its message thread sleeps up to 100 ms when idle, so expect up to ~100 ms per hop."""
 import argparse
-import http.client
-import json
-import math
 import os
 import random
 import re
@@ -43,7 +40,6 @@ import sys
 import tempfile
 import time
 import traceback
-from urllib.parse import urlparse
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
@@ -54,42 +50,11 @@ sys.path.insert(0, os.path.join(ROOT, "test", "functional"))
 from framework.metachaind import Metachaind  # noqa: E402
 from framework.test_node import TestNode, connect_nodes  # noqa: E402
 from framework.util import wait_until  # noqa: E402
+from bench_rpc import Client, hx, percentile  # noqa: E402
 
 GWEI = 10**9
 MAX_FEE, TIP = 20 * GWEI, 1 * GWEI
 POLL_S = 0.0005  # between poll rounds: leaves the 2 cores to the nodes
-
-
-class Client:
-    """JSON-RPC 2.0 over one kept-alive HTTP/1.1 connection."""
-
-    def __init__(self, url):
-        u = urlparse(url)
-        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        self.path = u.path or "/"
-        self.id = 0
-
-    def call(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self.id, "method": method, "params": list(params)})
-        self.conn.request("POST", self.path, body, {"Content-Type": "application/json"})
-        resp = self.conn.getresponse()
-        reply = json.loads(resp.read())
-        if reply.get("error"):
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def close(self):
-        self.conn.close()
-
-
-def percentile(sorted_ms, q):
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_ms[max(0, math.ceil(q / 100 * len(sorted_ms)) - 1)]
-
-
-def hx(b):
-    return "0x" + bytes(b).hex()
 
 
 def eth_url(node):
