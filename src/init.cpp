@@ -287,6 +287,9 @@ bool Node::Start(const ArgsManager& args, const ChainParams& params, const std::
     } catch (const std::exception& e) {
         return fail(std::string("cannot reload the mempool: ") + e.what());
     }
+    // Blocks stored but not connected before a crash (the metachain is at the
+    // tip now, so they connect through it like any new block).
+    m_chain->ActivateStoredBlocks();
 
     // 3. The wallet.
     try {

@@ -364,6 +364,35 @@ void ChainState::ActivateBestChain()
 void ChainState::AfterTipChange()
 {
     m_mempool.Revalidate([this](const KeyHash& k) { return m_db.ReadAccount(k); });
+    DropUsedWithdrawals();
+}
+
+void ChainState::DropUsedWithdrawals()
+{
+    if (!m_meta) return;
+    std::map<std::string, uint64_t> committed; // meta account -> its nonce on the metachain
+    std::vector<uint256> used;
+    for (const auto& tx : m_mempool.Ordered()) {
+        if (tx.type != TxType::WithdrawFromMetachain) continue;
+        const std::string key = metachain::AddressKey(tx.meta_from);
+        auto it = committed.find(key);
+        if (it == committed.end()) {
+            mc::MetaGetBalanceInput in{};
+            in.address = tx.meta_from;
+            try {
+                it = committed.emplace(key, m_meta->GetBalance(in).nonce).first;
+            } catch (const std::exception& e) {
+                // The metachain is down: its next block call stops the node.
+                LogPrint(std::string("mempool: cannot check the withdrawals' meta nonces: ") + e.what());
+                return;
+            }
+        }
+        if (tx.meta_nonce < it->second) used.push_back(tx.GetHash());
+    }
+    for (const auto& txid : used) {
+        LogPrint("mempool: dropping withdrawal " + HexStr(txid) + ": its meta nonce is used on the metachain");
+        m_mempool.RemoveRefused(txid);
+    }
 }
 
 bool ChainState::ProcessNewBlock(const CBlock& block, BlockValidationState& state, bool* new_block)
@@ -438,6 +467,17 @@ size_t ChainState::LoadMempool()
                  " stored tx(s); the rest no longer apply");
     }
     return m_mempool.Size();
+}
+
+void ChainState::ActivateStoredBlocks()
+{
+    std::lock_guard<std::recursive_mutex> lock(cs);
+    const CBlockIndex* const before = Tip();
+    ActivateBestChain();
+    if (Tip() != before) {
+        LogPrint("connected stored blocks: tip height " + std::to_string(Tip()->height()) + " hash " +
+                 HexStr(Tip()->hash));
+    }
 }
 
 void ChainState::SyncMetachain()

@@ -107,6 +107,11 @@ public:
     // Re-admits the mempool txs stored before a stop or crash; returns how
     // many are back.
     size_t LoadMempool();
+    // Connects the stored blocks that have more work than the tip: a block
+    // stored but not connected when the node stopped (a crash, or a failed
+    // metachain, between storing and connecting it) is never asked of a peer
+    // again, so nothing else would connect it until a newer block arrives.
+    void ActivateStoredBlocks();
 
 private:
     void LoadOrCreate();
@@ -119,6 +124,12 @@ private:
     void ActivateBestChain();
     void SetStatus(CBlockIndex* idx, uint8_t status);
     void AfterTipChange();
+    // Drops the pooled withdrawals whose meta nonce the metachain has used: after
+    // a reorg, a withdrawal of the losing branch comes back to the pool though
+    // another one took its nonce on the winning branch. It can never be mined,
+    // and left in the pool it pushes the account's next withdrawal and EVM
+    // nonces (committed nonce + pooled withdrawals) past the metachain's.
+    void DropUsedWithdrawals();
 
     const ChainParams& m_params;
     metachain::Backend* m_meta{nullptr};
