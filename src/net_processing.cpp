@@ -281,6 +281,28 @@ void PeerManager::PollMetaTxs()
     }
     m_meta_epoch = feed.epoch;
     m_meta_next = feed.next;
+    // Peers new since the last read hear of the whole pool: txs admitted
+    // while they were apart (a partition, a restart) were announced to others.
+    std::vector<NodeId> newcomers;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (auto& [id, peer] : m_peers) {
+            if (!peer.meta_pool_announced) {
+                peer.meta_pool_announced = true;
+                newcomers.push_back(id);
+            }
+        }
+    }
+    if (!newcomers.empty()) {
+        try {
+            mc::MetaGetPendingTxsInput all{};
+            auto pooled = meta->GetPendingTxs(all);
+            for (auto& tx : pooled.txs)
+                feed.txs.push_back(std::move(tx));
+        } catch (const std::exception& e) {
+            LogPrint(std::string("metachain relay feed: ") + e.what());
+        }
+    }
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         for (auto it = m_meta_requested.begin(); it != m_meta_requested.end();) {
@@ -297,8 +319,9 @@ void PeerManager::PollMetaTxs()
             if (tx.hash.size() != 32) continue;
             uint256 hash;
             std::copy(tx.hash.begin(), tx.hash.end(), hash.begin());
-            if (!m_meta_txs.emplace(hash, std::vector<uint8_t>(tx.raw.begin(), tx.raw.end())).second) continue;
-            m_meta_order.push_back(hash);
+            if (m_meta_txs.emplace(hash, std::vector<uint8_t>(tx.raw.begin(), tx.raw.end())).second) {
+                m_meta_order.push_back(hash);
+            }
             while (m_meta_order.size() > MAX_RELAY_META_TXS) {
                 m_meta_txs.erase(m_meta_order.front());
                 m_meta_order.pop_front();

@@ -74,6 +74,8 @@ private:
         // Txs it has or was told of, so none is announced to it twice.
         std::set<uint256> known_txs;
         std::set<uint256> known_meta_txs;
+        // Told of the metachain txs pooled when it connected.
+        bool meta_pool_announced{false};
     };
     using Outbox = std::vector<std::pair<NodeId, p2p::Message>>;
 
@@ -85,7 +87,9 @@ private:
     void OnInv(NodeId id, const p2p::MsgInv& msg, Outbox& out);
     void OnMetaTx(NodeId id, const p2p::MsgMetaTx& msg);
     // Reads the metachain's relay feed (at most every META_POLL_INTERVAL)
-    // and announces what is new. Takes no lock on entry.
+    // and announces what is new; a newly connected peer hears of the pooled
+    // txs (the oldest 1,000), which it may have missed while apart. Takes no
+    // lock on entry.
     void PollMetaTxs();
     // Tells the metachain whether we are in initial block download, the
     // heights and the peer count (for eth_syncing, net_peerCount): when they

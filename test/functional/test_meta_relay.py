@@ -152,3 +152,26 @@ def test_eth_syncing_and_peer_count_follow_the_native_node(line):
     for node, w3 in zip(nodes, w3s):
         assert not node.getblockchaininfo()["initialblockdownload"]
         wait_until(lambda: agree(node, w3), what="eth_syncing false after the sync")
+
+
+def test_txs_pooled_while_apart_reach_peers_that_connect_later(line):
+    """A tx admitted while its node had no peers, or read back from the pool file at a
+    restart, is announced once peers connect: no node's pooled txs stay its own."""
+    (a, b, c), (wa, wb, wc) = line
+    mine(a, 2)
+    key = MetaKey(0x5E1A3)
+    a.deposittometachain(a._mining_address, key.address, 5)
+    mine(a)
+    wait_until(lambda: same_tips([a, b, c]), what="the deposit everywhere")
+    # c alone: a tx sent to it has nobody to go to.
+    c.setnetworkactive(False)
+    wait_until(lambda: not c.getpeerinfo(), what="c apart")
+    raw = key.sign_tx(eip1559(0, to="0x" + "55" * 20, value=10**15))
+    h = wc.eth.send_raw_transaction(raw).to_0x_hex()
+    assert not _known(wb, h)
+    c.setnetworkactive(True)
+    connect_nodes(b, c)
+    wait_until(lambda: pooled(wb, h) and pooled(wa, h), what="the apart tx reaching a and b")
+    mine(a)
+    wait_until(lambda: same_tips([a, b, c]), what="a's block everywhere")
+    assert wc.eth.get_transaction_receipt(h)["status"] == 1

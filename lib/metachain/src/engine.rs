@@ -297,15 +297,7 @@ impl Engine {
             self.lock_pool().remove(&hash);
             return Err(e);
         }
-        {
-            let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
-            let seq = feed.next;
-            feed.next += 1;
-            feed.entries.push_back((seq, hash));
-            if feed.entries.len() > FEED_CAPACITY {
-                feed.entries.pop_front();
-            }
-        }
+        self.feed_push(&[hash]);
         // No subscriber is not an error.
         let _ = self.events.send(ChainEvent::Pending(hash));
         Ok(hash)
@@ -321,6 +313,19 @@ impl Engine {
         *self.network.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Names txs the pool admitted in the relay feed.
+    fn feed_push(&self, hashes: &[B256]) {
+        let mut feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
+        for hash in hashes {
+            let seq = feed.next;
+            feed.next += 1;
+            feed.entries.push_back((seq, *hash));
+            if feed.entries.len() > FEED_CAPACITY {
+                feed.entries.pop_front();
+            }
+        }
+    }
+
     /// The relay feed: txs admitted from `since` on that are still pooled
     /// (see `MetaGetPendingTxsInput`).
     pub fn pending_txs(&self, input: &MetaGetPendingTxsInput) -> MetaGetPendingTxsResult {
@@ -328,7 +333,7 @@ impl Engine {
             0 => FEED_READ_LIMIT,
             n => n.min(FEED_READ_LIMIT),
         };
-        let (epoch, next, wanted, gap) = {
+        let (epoch, end, named, gap) = {
             let feed = self.feed.lock().unwrap_or_else(|e| e.into_inner());
             let since = if input.epoch == feed.epoch {
                 input.since
@@ -336,18 +341,17 @@ impl Engine {
                 0
             };
             let first = feed.entries.front().map_or(feed.next, |e| e.0);
-            let wanted: Vec<(u64, B256)> = feed
+            let named: Vec<(u64, B256)> = feed
                 .entries
                 .iter()
                 .filter(|e| e.0 >= since)
-                .take(limit)
                 .copied()
                 .collect();
-            let next = wanted.last().map_or(feed.next, |e| e.0 + 1);
-            (feed.epoch, next, wanted, since < first)
+            (feed.epoch, feed.next, named, since < first)
         };
+        // Mined or dropped txs are skipped; `limit` counts the pooled ones.
         let pool = self.lock_pool();
-        let txs = wanted
+        let txs: Vec<MetaPendingTx> = named
             .into_iter()
             .filter_map(|(seq, hash)| {
                 pool.get(&hash).map(|t| MetaPendingTx {
@@ -356,7 +360,13 @@ impl Engine {
                     raw: t.raw.to_vec(),
                 })
             })
+            .take(limit)
             .collect();
+        let next = if txs.len() == limit {
+            txs.last().map_or(end, |t| t.seq + 1)
+        } else {
+            end
+        };
         MetaGetPendingTxsResult {
             epoch,
             next,
@@ -385,7 +395,11 @@ impl Engine {
 
     /// Re-admits `first` then the pooled txs against the committed state,
     /// dropping `drop` and whatever no longer applies, in the pool and on disk.
+    /// `first` (txs read back at start, or of a disconnected block) enter the
+    /// relay feed when admitted: peers may never have heard of them.
     fn refill_pool(&self, first: Vec<PoolTx>, drop: &HashSet<B256>) -> Result<(), EngineError> {
+        let fed: HashSet<B256> = first.iter().map(|t| t.hash).collect();
+        let mut admitted = Vec::new();
         let mut pool = self.lock_pool();
         let mut all = first;
         all.extend(pool.drain());
@@ -407,9 +421,13 @@ impl Engine {
                 let hash = tx.hash;
                 if pool.add(tx, nonce, balance).is_err() {
                     dropped.push(hash);
+                } else if fed.contains(&hash) {
+                    admitted.push(hash);
                 }
             }
         }
+        std::mem::drop(pool);
+        self.feed_push(&admitted);
         drop_from_disk(&self.db, &dropped)
     }
 
