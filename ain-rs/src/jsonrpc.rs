@@ -70,6 +70,17 @@ pub async fn pipe_events<T: Clone + Serialize + Send + 'static>(
     pending: PendingSubscriptionSink,
     events: Result<crate::Subscription<T>, ErrorObjectOwned>,
 ) -> jsonrpsee::core::SubscriptionResult {
+    pipe_mapped(pending, events, |event| vec![event]).await
+}
+
+/// [`pipe_events`], each event sent as the zero or more notifications `map`
+/// makes of it. A subscriber that falls behind the source is dropped with
+/// an error.
+pub async fn pipe_mapped<T: Clone + Send + 'static, N: Serialize>(
+    pending: PendingSubscriptionSink,
+    events: Result<crate::Subscription<T>, ErrorObjectOwned>,
+    mut map: impl FnMut(T) -> Vec<N>,
+) -> jsonrpsee::core::SubscriptionResult {
     let mut events = match events {
         Ok(rx) => rx,
         Err(e) => {
@@ -83,9 +94,11 @@ pub async fn pipe_events<T: Clone + Serialize + Send + 'static>(
             _ = sink.closed() => return Ok(()),
             event = events.recv() => match event {
                 Ok(event) => {
-                    let raw = serde_json::value::to_raw_value(&event)?;
-                    if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                        return Ok(());
+                    for note in map(event) {
+                        let raw = serde_json::value::to_raw_value(&note)?;
+                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
+                            return Ok(());
+                        }
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {

@@ -10,7 +10,7 @@ use crate::eth::{header_of, log_filter, log_json, query_logs, tx_json, INVALID_P
 use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::{Filter, FilterBlockOption};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
+use jsonrpsee::{PendingSubscriptionSink, RpcModule};
 use metachain::eth::{BlockTx, ChainEvent, IndexedLog, LogFilter};
 use metachain::Engine;
 use serde_json::{json, Value};
@@ -341,32 +341,14 @@ async fn subscribe(
     pending: PendingSubscriptionSink,
     p: Arc<PubSub>,
 ) -> jsonrpsee::core::SubscriptionResult {
-    let topic = match topic(&params) {
-        Ok(t) => t,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    let events = topic(&params).map(|topic| (topic, p.engine.subscribe_events()));
+    let (topic, events) = match events {
+        Ok((topic, rx)) => (Some(topic), Ok(rx)),
+        Err(e) => (None, Err(e)),
     };
-    let mut events = p.engine.subscribe_events();
-    let sink = pending.accept().await?;
-    loop {
-        tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = events.recv() => match event {
-                Ok(event) => {
-                    for v in notifications(&p.engine, &topic, &event) {
-                        let raw = serde_json::value::to_raw_value(&v)?;
-                        if sink.send(SubscriptionMessage::from(raw)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    return Err(format!("subscriber fell behind by {n} events").into());
-                }
-                Err(RecvError::Closed) => return Ok(()),
-            },
-        }
-    }
+    ain_rs::jsonrpc::pipe_mapped(pending, events, move |event| match &topic {
+        Some(topic) => notifications(&p.engine, topic, &event),
+        None => Vec::new(),
+    })
+    .await
 }

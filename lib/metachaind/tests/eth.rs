@@ -75,6 +75,34 @@ async fn mine(meta: &MetachainClient, height: u64, txs: Vec<NativeTx>) {
     .unwrap();
 }
 
+/// The daemon's control client (JWT from its datadir) and eth client.
+async fn clients(dir: &std::path::Path, d: &Daemon) -> (MetachainClient, HttpClient) {
+    let secret = JwtSecret::from_file(&dir.join("jwt.hex")).unwrap();
+    let meta = MetachainClient::new(
+        Connection::connect(&d.grpc, Duration::from_secs(10), Some(secret))
+            .await
+            .unwrap(),
+    );
+    (meta, HttpClientBuilder::default().build(&d.http).unwrap())
+}
+
+/// Mines block 1 with a deposit of 10 coins to `key` (native txid `txid`).
+async fn fund(meta: &MetachainClient, key: &MetaKey, txid: u8) {
+    mine(
+        meta,
+        1,
+        vec![NativeTx {
+            kind: ain_rs::types::TxKind::Deposit as i32,
+            from: "bcrt1native".into(),
+            to: key.address().to_string(),
+            amount: 1_000_000_000,
+            native_txid: vec![txid; 32],
+            ..Default::default()
+        }],
+    )
+    .await;
+}
+
 async fn call(c: &HttpClient, method: &str, params: Vec<Value>) -> Value {
     c.request(method, params)
         .await
@@ -98,13 +126,7 @@ async fn call_err(c: &HttpClient, method: &str, params: Vec<Value>) -> (i32, Str
 async fn eth_rpc_deploy_call_revert_blocks_and_receipts() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), &[]);
-    let secret = JwtSecret::from_file(&dir.path().join("jwt.hex")).unwrap();
-    let meta = MetachainClient::new(
-        Connection::connect(&d.grpc, Duration::from_secs(10), Some(secret))
-            .await
-            .unwrap(),
-    );
-    let eth = HttpClientBuilder::default().build(&d.http).unwrap();
+    let (meta, eth) = clients(dir.path(), &d).await;
 
     assert_eq!(call(&eth, "eth_chainId", vec![]).await, json!("0x46c"));
     assert_eq!(call(&eth, "net_version", vec![]).await, json!("1132"));
@@ -133,19 +155,7 @@ async fn eth_rpc_deploy_call_revert_blocks_and_receipts() {
     // Fund a key by a deposit of 10 coins.
     let key = MetaKey::from_secret(&[0x11; 32]).unwrap();
     let me = key.address();
-    mine(
-        &meta,
-        1,
-        vec![NativeTx {
-            kind: ain_rs::types::TxKind::Deposit as i32,
-            from: "bcrt1native".into(),
-            to: me.to_string(),
-            amount: 1_000_000_000,
-            native_txid: vec![0xd1; 32],
-            ..Default::default()
-        }],
-    )
-    .await;
+    fund(&meta, &key, 0xd1).await;
     let ten_coins = U256::from(10u64) * U256::from(10u64).pow(U256::from(18u64));
     assert_eq!(call(&eth, "eth_blockNumber", vec![]).await, json!("0x1"));
     assert_eq!(
@@ -454,13 +464,7 @@ async fn eth_logs_filters_subscriptions_history_and_reorg() {
     use jsonrpsee::core::client::SubscriptionClientT;
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(dir.path(), &["--rpc-filter-timeout-secs", "2"]);
-    let secret = JwtSecret::from_file(&dir.path().join("jwt.hex")).unwrap();
-    let meta = MetachainClient::new(
-        Connection::connect(&d.grpc, Duration::from_secs(10), Some(secret))
-            .await
-            .unwrap(),
-    );
-    let eth = HttpClientBuilder::default().build(&d.http).unwrap();
+    let (meta, eth) = clients(dir.path(), &d).await;
     let ws = jsonrpsee::ws_client::WsClientBuilder::default()
         .build(&d.ws)
         .await
@@ -468,19 +472,7 @@ async fn eth_logs_filters_subscriptions_history_and_reorg() {
 
     let key = MetaKey::from_secret(&[0x22; 32]).unwrap();
     let me = key.address();
-    mine(
-        &meta,
-        1,
-        vec![NativeTx {
-            kind: ain_rs::types::TxKind::Deposit as i32,
-            from: "bcrt1native".into(),
-            to: me.to_string(),
-            amount: 1_000_000_000,
-            native_txid: vec![0xd2; 32],
-            ..Default::default()
-        }],
-    )
-    .await;
+    fund(&meta, &key, 0xd2).await;
     call(
         &eth,
         "eth_sendRawTransaction",
