@@ -17,10 +17,29 @@ import requests
 from .util import wait_until
 
 
+# Ports handed to nodes come from below the kernel's ephemeral range
+# (32768-60999 here): a port the kernel picked for us can be picked again,
+# between our check and the node's bind, for another process's outgoing
+# connection or `:0` listener. Each test process walks its own stretch of
+# 20000-32000 (by pid) and never hands out a port twice.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_next_port = [None]
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    span = _PORT_HIGH - _PORT_LOW
+    if _next_port[0] is None:
+        _next_port[0] = (os.getpid() * 997) % span
+    for _ in range(span):
+        port = _PORT_LOW + _next_port[0] % span
+        _next_port[0] += 1
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORT_LOW}-{_PORT_HIGH}")
 
 
 def _default(o):
