@@ -159,7 +159,10 @@ const reverterArt = JSON.parse(readFileSync(cfg.reverterArtifact, "utf8"));
 const TRANSFER_TOPIC = id("Transfer(address,address,uint256)");
 const SUPPLY = 10n ** 24n;
 
-const provider = new JsonRpcProvider(cfg.http, undefined, { pollingInterval: 250 });
+// cacheTimeout -1: ethers otherwise answers a repeated request from a 250 ms
+// cache, and with blocks this fast a "pending" nonce read just before a tx was
+// mined comes back stale (NONCE_EXPIRED).
+const provider = new JsonRpcProvider(cfg.http, undefined, { pollingInterval: 250, cacheTimeout: -1 });
 const wallet = new Wallet(cfg.privateKey, provider);
 const recipient = new Wallet(cfg.recipientKey ?? "0x" + "e74ff".padStart(64, "0")).address;
 results.deployer = wallet.address;
