@@ -14,6 +14,7 @@ from framework.test_node import TestNode, connect_nodes
 from framework.util import wait_until
 
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 
 def eth_url(node):
@@ -50,25 +51,35 @@ def same_tips(nodes):
     return len(tips) == 1 and len(metas) == 1
 
 
-def pooled(w3, h):
-    tx = w3.eth.get_transaction(h) if _known(w3, h) else None
-    return tx is not None and tx["blockHash"] is None
+def _tx(w3, h):
+    """The tx as w3's node knows it, or None."""
+    try:
+        return w3.eth.get_transaction(h)
+    except TransactionNotFound:
+        return None
 
 
 def _known(w3, h):
-    try:
-        w3.eth.get_transaction(h)
-        return True
-    except Exception:  # noqa: BLE001 - web3 raises TransactionNotFound
-        return False
+    return _tx(w3, h) is not None
+
+
+def pooled(w3, h):
+    tx = _tx(w3, h)
+    return tx is not None and tx["blockHash"] is None
+
+
+def funded_key(a, secret):
+    """A MetaKey given 5 coins by a deposit a mines (after two blocks for its coins)."""
+    mine(a, 2)
+    key = MetaKey(secret)
+    a.deposittometachain(a._mining_address, key.address, 5)
+    mine(a)
+    return key
 
 
 def test_meta_txs_relay_across_modes_and_are_mined_by_any_node(line):
     (a, b, c), (wa, wb, wc) = line
-    mine(a, 2)
-    key = MetaKey(0x5E1A1)
-    a.deposittometachain(a._mining_address, key.address, 5)
-    mine(a)
+    key = funded_key(a, 0x5E1A1)
     wait_until(lambda: same_tips([a, b, c]), what="the deposit on every node")
 
     # Sent to a's metachain: reaches c's pool through b, two hops over P2P.
@@ -97,10 +108,7 @@ def test_meta_txs_relay_across_modes_and_are_mined_by_any_node(line):
 
 def test_invalid_relayed_meta_tx_bans_its_sender_a_stale_one_does_not(line):
     (a, b, c), (wa, _, _) = line
-    mine(a, 2)
-    key = MetaKey(0x5E1A2)
-    a.deposittometachain(a._mining_address, key.address, 5)
-    mine(a)
+    key = funded_key(a, 0x5E1A2)
     raw = key.sign_tx(eip1559(0, to="0x" + "53" * 20, value=1))
     wa.eth.send_raw_transaction(raw)
     mine(a)
@@ -158,10 +166,7 @@ def test_txs_pooled_while_apart_reach_peers_that_connect_later(line):
     """A tx admitted while its node had no peers, or read back from the pool file at a
     restart, is announced once peers connect: no node's pooled txs stay its own."""
     (a, b, c), (wa, wb, wc) = line
-    mine(a, 2)
-    key = MetaKey(0x5E1A3)
-    a.deposittometachain(a._mining_address, key.address, 5)
-    mine(a)
+    key = funded_key(a, 0x5E1A3)
     wait_until(lambda: same_tips([a, b, c]), what="the deposit everywhere")
     # c alone: a tx sent to it has nobody to go to.
     c.setnetworkactive(False)
